@@ -1,0 +1,13 @@
+/* assay.h - the whole public interface of libassay. */
+#ifndef ASSAY_H
+#define ASSAY_H
+
+#include "core.h"
+#include "tensor.h"
+#include "data.h"
+#include "prep.h"
+#include "model.h"
+#include "eval.h"
+#include "store.h"
+
+#endif

@@ -1,0 +1,65 @@
+/* estimator.h - the interface every estimator implements (shared between library files).
+ *
+ * An estimator sees only the prepared design: features as an assay_matrix (dense or CSR
+ * float32), targets as doubles (class index 0..K-1 or value), optional sample weights. The
+ * model (model.c) owns the pipeline, the labels and the file; an estimator saves its tensors
+ * under a prefix and its scalars into a JSON object.
+ *
+ * Life cycle: create(params) -> fit(design) -> predict(X)* -> free; or, when loading,
+ * create(saved params) -> load(file) -> predict(X)*. predict is const and thread-safe. */
+#ifndef ASSAY_ESTIMATOR_H
+#define ASSAY_ESTIMATOR_H
+
+#include <jansson.h>
+
+#include "../internal.h"
+
+typedef struct assay_design {
+    assay_matrix X;            /* n x d */
+    const double *y;           /* n: class index or target value */
+    const double *w;           /* n sample weights, or NULL */
+    assay_task task;
+    int nclasses;              /* K >= 2 for classification, 0 for regression */
+    uint64_t seed;
+    assay_matrix Xval;         /* optional validation rows (Xval.n == 0: none) */
+    const double *yval;
+} assay_design;
+
+typedef struct assay_estimator assay_estimator;
+
+typedef struct assay_estimator_vt {
+    const char *name;          /* registry name: "logreg" */
+    const char *summary;       /* one line for --help */
+    unsigned tasks;            /* bit (1u << task) for each supported assay_task */
+    /* Parse and check parameters (unknown keys refused); allocate the estimator. */
+    int (*create)(const assay_params *p, assay_task task, int nclasses, int64_t nfeatures,
+                  assay_estimator **out, assay_error *err);
+    int (*fit)(assay_estimator *e, const assay_design *d, assay_error *err);
+    /* out: X->n rows x width (K probabilities, or 1 value). */
+    int (*predict)(const assay_estimator *e, const assay_matrix *X, double *out,
+                   assay_error *err);
+    /* Tensors named prefix + "coef" etc.; scalars into meta (a JSON object). */
+    int (*save)(const assay_estimator *e, assay_mfile_writer *w, const char *prefix,
+                json_t *meta, assay_error *err);
+    /* Fill an estimator made by create() from a file; validate every shape. */
+    int (*load)(assay_estimator *e, const assay_mfile *f, const char *prefix, const json_t *meta,
+                assay_error *err);
+    void (*free)(assay_estimator *e);
+} assay_estimator_vt;
+
+/* Every estimator struct starts with this. */
+struct assay_estimator {
+    const assay_estimator_vt *vt;
+    assay_task task;
+    int nclasses;
+    int64_t nfeatures;
+};
+
+/* The registry (registry.c): NULL if unknown. */
+const assay_estimator_vt *assay__estimator_find(const char *name);
+
+/* Estimators (one line each in registry.c). */
+extern const assay_estimator_vt assay__logreg_vt;
+extern const assay_estimator_vt assay__linear_vt;
+
+#endif

@@ -1,0 +1,4 @@
+# Sources of the models module.
+set(ASSAY_MODELS_SOURCES
+  src/models/task.c
+)

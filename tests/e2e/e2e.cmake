@@ -1,0 +1,1 @@
+# End-to-end tests: assay_e2e_test(NAME SCRIPT)

@@ -1,0 +1,1 @@
+# Unit tests of the core module: assay_unit_test(NAME LIBRARY SOURCES...)
