@@ -8,7 +8,11 @@
  *   CATEGORICAL cat[i] (index into levels[], -1 when missing); levels in first-seen order
  *   TEXT      text[i] (NUL-terminated UTF-8; NULL when missing)
  * Readers never guess silently: errors name file:line:column, and cells of a numeric column that
- * do not parse become missing and are counted in column->n_invalid. */
+ * do not parse become missing and are counted in column->n_invalid.
+ * Memory: names, missing, num, cat, levels and text are assay_malloc'ed arrays owned by the table.
+ * The strings levels[i] and text[i] point into table->strings (one arena, freed at once) when
+ * that is set, as the readers do; a table built by hand leaves strings NULL and gives each
+ * string its own allocation. assay_table_free handles both. */
 #ifndef ASSAY_DATA_H
 #define ASSAY_DATA_H
 
@@ -49,6 +53,7 @@ typedef struct assay_table {
     int ncols;
     assay_column *cols;
     char *source;       /* file name used in messages, or NULL */
+    void *strings;      /* readers' arena holding every level and text string, or NULL */
 } assay_table;
 
 typedef struct assay_col_override {
@@ -95,7 +100,9 @@ void assay_table_fingerprint(const assay_table *t, char out[17]);
 
 /* ---- splits ------------------------------------------------------------------------------ */
 
-/* Row index sets. Splits are deterministic functions of (n, strata, seed). */
+/* Row index sets. Splits are deterministic functions of (n, strata, seed). rows lists table row
+ * ids (NULL: 0..nrows-1); strata, time and missing are indexed by table row id (strata[rows[i]]).
+ * train and test hold row ids in increasing order. */
 typedef struct assay_split {
     int64_t *train, *test;
     int64_t ntrain, ntest;

@@ -70,10 +70,30 @@ typedef struct assay_fit_options {
     assay_prep_options prep;
     const char *const *exclude; /* further columns to ignore (ids, the time column) */
     int nexclude;
+    const char *const *labels; /* classification: the full label set (e.g. from all rows, so CV
+                                  folds agree); NULL = the labels present in the fitted rows */
+    int nlabels;
     uint64_t seed;
 } assay_fit_options;
 
 void assay_fit_options_init(assay_fit_options *o);
+
+/* The target of rows of t, resolved as assay_model_fit resolves it: the task (inferred unless
+ * o->task says), the labels (classification: sorted, except that for binary the positive label is
+ * index 1) and y (class index or value). Refuses a missing target column (listing the columns),
+ * missing target cells (naming the first row), a constant target, non-finite values. */
+typedef struct assay_target {
+    assay_task task;
+    int nclasses;           /* 0 for regression */
+    char **labels;          /* nclasses */
+    int positive;           /* binary: 1 */
+    double *y;              /* nrows */
+    int64_t n;
+} assay_target;
+
+int assay_target_encode(const assay_fit_options *o, const assay_table *t, const int64_t *rows,
+                        int64_t nrows, assay_target *out, assay_error *err);
+void assay_target_deinit(assay_target *tg);
 
 typedef struct assay_model assay_model;
 

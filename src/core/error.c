@@ -49,8 +49,9 @@ void assay_error_clear(assay_error *err) {
 }
 
 int assay_buf_reserve(assay_buf *b, size_t extra) {
-    if (b->len + extra + 1 <= b->cap) return ASSAY_OK;
+    /* overflow check first: len + extra + 1 must not wrap before it is compared */
     if (extra > SIZE_MAX / 2 - b->len) return ASSAY_ENOMEM;
+    if (b->len + extra + 1 <= b->cap) return ASSAY_OK;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + extra + 1) cap *= 2;
     char *p = assay_realloc(b->data, cap);

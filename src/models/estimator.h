@@ -61,5 +61,6 @@ const assay_estimator_vt *assay__estimator_find(const char *name);
 /* Estimators (one line each in registry.c). */
 extern const assay_estimator_vt assay__logreg_vt;
 extern const assay_estimator_vt assay__linear_vt;
+extern const assay_estimator_vt assay__ridge_vt;
 
 #endif

@@ -1,4 +1,10 @@
 # Sources of the models module.
 set(ASSAY_MODELS_SOURCES
   src/models/task.c
+  src/models/params.c
+  src/models/registry.c
+  src/models/linalg.c
+  src/models/logreg.c
+  src/models/linear.c
+  src/models/model.c
 )

@@ -1,4 +1,7 @@
 # Sources of the prep module.
 set(ASSAY_PREP_SOURCES
   src/prep/options.c
+  src/prep/dedup.c
+  src/prep/pipeline.c
+  src/prep/pipeline_json.c
 )

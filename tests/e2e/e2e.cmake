@@ -1,1 +1,3 @@
-# End-to-end tests: assay_e2e_test(NAME SCRIPT)
+# End-to-end tests: the real assay binary on the bundled data.
+assay_e2e_test(e2e_fit tests/e2e/test_fit.sh)
+assay_e2e_test(e2e_errors tests/e2e/test_errors.sh)

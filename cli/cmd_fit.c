@@ -1,0 +1,675 @@
+/* cmd_fit.c - `assay fit`: the main job. Read the data, resolve the target, split off a test
+ * set, cross-validate on the training rows, fit the final model, evaluate it on the test rows,
+ * save the model file and record everything in the store.
+ *
+ * Cross-validation refits the whole pipeline inside each fold (no leakage from the held-out
+ * fold into imputation or scaling). Model selection across families is not done here yet:
+ * --model picks the family. */
+#include <jansson.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define MAX_EXCLUDE 64
+
+typedef struct fit_cli {
+    cli_common c;
+    const char *data, *test_path, *out, *name, *time_column, *predictions;
+    double test_size;
+    int cv;
+    assay_fit_options fo;
+    const char *exclude[MAX_EXCLUDE];
+    int nexclude;
+} fit_cli;
+
+static void fit_usage(FILE *f) {
+    fprintf(f,
+            "usage: assay fit DATA --target COL [options]\n\n"
+            "Clean, featurize and fit a model on DATA (CSV or JSON Lines), cross-validate it on the\n"
+            "training rows, evaluate it on a held-out test set, save it and record the run.\n\n"
+            "  --target COL         the column to predict (required)\n"
+            "  --positive LABEL     binary: the positive class (default: the minority class)\n"
+            "  --task T             binary, multiclass, regression (default: inferred)\n"
+            "  --model NAME         logreg (default for classification), linear (default for\n"
+            "                       regression), ridge\n"
+            "  --params K=V,...     model hyperparameters, e.g. 'C=0.5,penalty=l1'\n"
+            "  --test FILE          a separate test set (default: a holdout of DATA)\n"
+            "  --test-size F        fraction of rows held out for testing (default 0.2; 0: none)\n"
+            "  --time-column COL    split by time: the latest rows are the test set\n"
+            "  --cv K               K-fold cross-validation on the training rows (default 5; 0: off)\n"
+            "  --exclude COL        a column not to use as a feature (ids); repeatable\n"
+            "  --out FILE           where to save the model (default: DATA's name + .assay)\n"
+            "  --name NAME          registry name (default: the model file's base name)\n"
+            "  --predictions FILE   write the test rows' predictions and probabilities (CSV)\n"
+            "preprocessing (fitted on training rows only, saved in the model):\n"
+            "  --impute S           median (default), mean, most_frequent, constant\n"
+            "  --impute-value V     the constant for --impute constant (default 0)\n"
+            "  --missing-indicator  add an is-missing feature for columns with missing values\n"
+            "  --outliers M         none (default), iqr, zscore\n"
+            "  --outlier-action A   flag (default: adds a feature) or clip\n"
+            "  --outlier-threshold T  IQR factor (default 1.5) or |z| (default 3)\n"
+            "  --scale S            standard (default), minmax, robust, none\n"
+            "  --encode E           onehot (default) or ordinal\n"
+            "  --min-frequency F    group rarer categories (count >= 1, or fraction < 1)\n"
+            "  --max-categories N   keep at most N categories per column\n"
+            "  --unseen U           ignore (default), infrequent, error\n"
+            "  --no-dedup           keep exact duplicate rows\n"
+            CLI_COMMON_HELP);
+}
+
+static int pick(const char *opt, const char *arg, const char *const *names, int *out) {
+    for (int i = 0; names[i]; i++) {
+        if (strcmp(arg, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    fprintf(stderr, "assay fit: %s: unknown value '%s' (choose from", opt, arg);
+    for (int i = 0; names[i]; i++) fprintf(stderr, "%s %s", i ? "," : "", names[i]);
+    fprintf(stderr, ")\n");
+    return -1;
+}
+
+static int parse_double(const char *opt, const char *arg, double lo, double hi, double *out) {
+    char *end;
+    double v = strtod(arg, &end);
+    if (end == arg || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "assay fit: %s: expected a number in [%g, %g], got '%s'\n", opt, lo, hi, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+enum {
+    OPT_TARGET = 2000, OPT_POSITIVE, OPT_TASK, OPT_MODEL, OPT_PARAMS, OPT_TEST, OPT_TEST_SIZE,
+    OPT_TIME, OPT_CV, OPT_EXCLUDE, OPT_OUT, OPT_NAME, OPT_IMPUTE, OPT_IMPUTE_VALUE, OPT_MISSIND,
+    OPT_OUTLIERS, OPT_OUTLIER_ACTION, OPT_OUTLIER_T, OPT_SCALE, OPT_ENCODE, OPT_MINFREQ,
+    OPT_MAXCAT, OPT_UNSEEN, OPT_NODEDUP, OPT_PREDICTIONS
+};
+
+static int parse_args(fit_cli *a, int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"target", required_argument, 0, OPT_TARGET},
+        {"positive", required_argument, 0, OPT_POSITIVE},
+        {"task", required_argument, 0, OPT_TASK},
+        {"model", required_argument, 0, OPT_MODEL},
+        {"params", required_argument, 0, OPT_PARAMS},
+        {"test", required_argument, 0, OPT_TEST},
+        {"test-size", required_argument, 0, OPT_TEST_SIZE},
+        {"time-column", required_argument, 0, OPT_TIME},
+        {"cv", required_argument, 0, OPT_CV},
+        {"exclude", required_argument, 0, OPT_EXCLUDE},
+        {"out", required_argument, 0, OPT_OUT},
+        {"name", required_argument, 0, OPT_NAME},
+        {"impute", required_argument, 0, OPT_IMPUTE},
+        {"impute-value", required_argument, 0, OPT_IMPUTE_VALUE},
+        {"missing-indicator", no_argument, 0, OPT_MISSIND},
+        {"outliers", required_argument, 0, OPT_OUTLIERS},
+        {"outlier-action", required_argument, 0, OPT_OUTLIER_ACTION},
+        {"outlier-threshold", required_argument, 0, OPT_OUTLIER_T},
+        {"scale", required_argument, 0, OPT_SCALE},
+        {"encode", required_argument, 0, OPT_ENCODE},
+        {"min-frequency", required_argument, 0, OPT_MINFREQ},
+        {"max-categories", required_argument, 0, OPT_MAXCAT},
+        {"unseen", required_argument, 0, OPT_UNSEEN},
+        {"no-dedup", no_argument, 0, OPT_NODEDUP},
+        {"predictions", required_argument, 0, OPT_PREDICTIONS},
+        CLI_COMMON_LONGOPTS,
+        {0, 0, 0, 0}};
+    static const char *const impute_names[] = {"median", "mean", "most_frequent", "constant", NULL};
+    static const char *const outlier_names[] = {"none", "iqr", "zscore", NULL};
+    static const char *const action_names[] = {"flag", "clip", NULL};
+    static const char *const scale_names[] = {"none", "standard", "minmax", "robust", NULL};
+    static const char *const encode_names[] = {"onehot", "ordinal", NULL};
+    static const char *const unseen_names[] = {"ignore", "infrequent", "error", NULL};
+    int opt, v;
+    double d;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int h = cli_common_option(&a->c, opt, optarg);
+        if (h < 0) return CLI_BAD_INPUT;
+        if (h > 0) continue;
+        switch (opt) {
+        case 'h': fit_usage(stdout); return -1;
+        case OPT_TARGET: a->fo.target = optarg; break;
+        case OPT_POSITIVE: a->fo.positive = optarg; break;
+        case OPT_TASK:
+            if (assay_task_from_name(optarg, &a->fo.task)) {
+                fprintf(stderr, "assay fit: --task: expected binary, multiclass or regression, got '%s'\n", optarg);
+                return CLI_BAD_INPUT;
+            }
+            break;
+        case OPT_MODEL: a->fo.model = optarg; break;
+        case OPT_PARAMS: a->fo.params = optarg; break;
+        case OPT_TEST: a->test_path = optarg; break;
+        case OPT_TEST_SIZE:
+            if (parse_double("--test-size", optarg, 0.0, 0.9, &a->test_size)) return CLI_BAD_INPUT;
+            break;
+        case OPT_TIME: a->time_column = optarg; break;
+        case OPT_CV:
+            if (parse_double("--cv", optarg, 0, 100, &d) || (d != floor(d)) || d == 1) {
+                fprintf(stderr, "assay fit: --cv: expected 0 (off) or a number of folds 2..100, got '%s'\n", optarg);
+                return CLI_BAD_INPUT;
+            }
+            a->cv = (int)d;
+            break;
+        case OPT_EXCLUDE:
+            if (a->nexclude == MAX_EXCLUDE - 1) {
+                fprintf(stderr, "assay fit: --exclude: at most %d columns\n", MAX_EXCLUDE - 1);
+                return CLI_BAD_INPUT;
+            }
+            a->exclude[a->nexclude++] = optarg;
+            break;
+        case OPT_OUT: a->out = optarg; break;
+        case OPT_NAME: a->name = optarg; break;
+        case OPT_IMPUTE:
+            if (pick("--impute", optarg, impute_names, &v)) return CLI_BAD_INPUT;
+            a->fo.prep.impute_numeric = (assay_impute)v;
+            break;
+        case OPT_IMPUTE_VALUE:
+            if (parse_double("--impute-value", optarg, -HUGE_VAL, HUGE_VAL, &a->fo.prep.impute_constant))
+                return CLI_BAD_INPUT;
+            break;
+        case OPT_MISSIND: a->fo.prep.missing_indicator = 1; break;
+        case OPT_OUTLIERS:
+            if (pick("--outliers", optarg, outlier_names, &v)) return CLI_BAD_INPUT;
+            a->fo.prep.outliers = (assay_outlier)v;
+            break;
+        case OPT_OUTLIER_ACTION:
+            if (pick("--outlier-action", optarg, action_names, &v)) return CLI_BAD_INPUT;
+            a->fo.prep.outlier_action = (assay_outlier_action)v;
+            break;
+        case OPT_OUTLIER_T:
+            if (parse_double("--outlier-threshold", optarg, 1e-9, 1e9, &a->fo.prep.outlier_threshold))
+                return CLI_BAD_INPUT;
+            break;
+        case OPT_SCALE:
+            if (pick("--scale", optarg, scale_names, &v)) return CLI_BAD_INPUT;
+            a->fo.prep.scale = (assay_scale)v;
+            break;
+        case OPT_ENCODE:
+            if (pick("--encode", optarg, encode_names, &v)) return CLI_BAD_INPUT;
+            a->fo.prep.encode = (assay_encode)v;
+            break;
+        case OPT_MINFREQ:
+            if (parse_double("--min-frequency", optarg, 0, 1e12, &a->fo.prep.min_frequency))
+                return CLI_BAD_INPUT;
+            break;
+        case OPT_MAXCAT:
+            if (parse_double("--max-categories", optarg, 0, 1e9, &d) || d != floor(d)) {
+                fprintf(stderr, "assay fit: --max-categories: expected a whole number, got '%s'\n", optarg);
+                return CLI_BAD_INPUT;
+            }
+            a->fo.prep.max_categories = (int)d;
+            break;
+        case OPT_UNSEEN:
+            if (pick("--unseen", optarg, unseen_names, &v)) return CLI_BAD_INPUT;
+            a->fo.prep.unseen = (assay_unseen)v;
+            break;
+        case OPT_NODEDUP: a->fo.prep.dedup = 0; break;
+        case OPT_PREDICTIONS: a->predictions = optarg; break;
+        case '?':
+        default:
+            fprintf(stderr, "assay fit: unknown or incomplete option '%s' (see assay fit --help)\n",
+                    argv[optind - 1]);
+            return CLI_BAD_INPUT;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "assay fit: no data file given (usage: assay fit DATA --target COL)\n");
+        return CLI_BAD_INPUT;
+    }
+    if (optind + 1 < argc) {
+        fprintf(stderr, "assay fit: unexpected argument '%s'\n", argv[optind + 1]);
+        return CLI_BAD_INPUT;
+    }
+    a->data = argv[optind];
+    if (!a->fo.target) {
+        fprintf(stderr, "assay fit: --target is required (the column to predict)\n");
+        return CLI_BAD_INPUT;
+    }
+    if (a->test_path && a->time_column) {
+        fprintf(stderr, "assay fit: --test and --time-column exclude each other\n");
+        return CLI_BAD_INPUT;
+    }
+    return 0;
+}
+
+/* "credit_data" from "examples/credit_data.csv". */
+static char *stem_of(const char *path) {
+    char *copy = strdup(path);
+    if (!copy) return NULL;
+    char *b = strdup(basename(copy));
+    free(copy);
+    if (!b) return NULL;
+    char *dot = strrchr(b, '.');
+    if (dot && dot != b) *dot = '\0';
+    return b;
+}
+
+/* Mean and population sd (ddof = 0, as numpy's std) of each metric over folds. */
+typedef struct cv_result {
+    int folds;
+    const char *const *names;
+    double mean[16], sd[16];
+} cv_result;
+
+static int run_cv(fit_cli *a, const assay_table *t, const assay_split *holdout,
+                  const assay_target *tg, const int32_t *strata, cv_result *res,
+                  assay_error *err) {
+    int k = a->cv;
+    res->folds = k;
+    res->names = assay_metrics_names(tg->task);
+    int nm = 0;
+    while (res->names[nm]) nm++;
+    double vals[100][16];
+    assay_split folds[100];
+    memset(folds, 0, sizeof folds);
+    int rc;
+    const int64_t *train = holdout->train;
+    int64_t ntrain = holdout->ntrain;
+    int32_t *sub_strata = NULL;
+    if (a->time_column) {
+        int tc = assay_table_find(t, a->time_column);
+        rc = assay_split_time_kfold(train, ntrain, t->cols[tc].num, t->cols[tc].missing, k, folds, err);
+    } else {
+        rc = assay_split_kfold(train, ntrain, strata, k, a->c.seed + 1, folds, err);
+    }
+    (void)sub_strata;
+    if (rc) return assay_error_prefix(err, "--cv %d", k);
+    assay_progress bar;
+    assay_progress_begin(&bar, "cross-validation", (uint64_t)k);
+    int width = tg->task == ASSAY_TASK_REGRESSION ? 1 : tg->nclasses;
+    for (int f = 0; f < k && !rc; f++) {
+        assay_model *m = NULL;
+        double *out = NULL, *y = NULL;
+        assay_metrics met = {0};
+        rc = assay_model_fit(&a->fo, t, folds[f].train, folds[f].ntrain, &m, NULL, err);
+        if (!rc) {
+            out = malloc(sizeof *out * (size_t)folds[f].ntest * (size_t)width + 1);
+            y = malloc(sizeof *y * (size_t)folds[f].ntest + 1);
+            if (!out || !y) rc = assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+        }
+        if (!rc) rc = assay_model_predict(m, t, folds[f].test, folds[f].ntest, out, err);
+        if (!rc) rc = assay_model_encode_target(m, t, folds[f].test, folds[f].ntest, y, err);
+        if (!rc) {
+            int32_t *pred = NULL;
+            if (tg->task == ASSAY_TASK_BINARY) {
+                pred = malloc(sizeof *pred * (size_t)folds[f].ntest + 1);
+                for (int64_t i = 0; pred && i < folds[f].ntest; i++)
+                    pred[i] = assay_model_decide(m, out + i * width);
+            }
+            rc = assay_metrics_compute(tg->task, tg->nclasses, tg->positive, y, out, pred,
+                                       folds[f].ntest, &met, err);
+            free(pred);
+        }
+        if (!rc)
+            for (int j = 0; j < nm; j++) vals[f][j] = assay_metrics_get(&met, res->names[j]);
+        if (rc) assay_error_prefix(err, "cross-validation fold %d of %d", f + 1, k);
+        assay_metrics_deinit(&met);
+        free(out);
+        free(y);
+        assay_model_free(m);
+        assay_progress_update(&bar, (uint64_t)f + 1, NULL);
+    }
+    assay_progress_end(&bar);
+    for (int f = 0; f < k; f++) assay_split_deinit(&folds[f]);
+    if (rc) return rc;
+    for (int j = 0; j < nm; j++) {
+        double s = 0, ss = 0;
+        for (int f = 0; f < k; f++) s += vals[f][j];
+        double mean = s / k;
+        for (int f = 0; f < k; f++) ss += (vals[f][j] - mean) * (vals[f][j] - mean);
+        res->mean[j] = mean;
+        res->sd[j] = sqrt(ss / k);
+    }
+    return ASSAY_OK;
+}
+
+static json_t *cv_json(const cv_result *cv) {
+    json_t *mean = json_object(), *sd = json_object();
+    for (int j = 0; cv->names[j]; j++) {
+        json_object_set_new(mean, cv->names[j], cli_json_num(cv->mean[j]));
+        json_object_set_new(sd, cv->names[j], cli_json_num(cv->sd[j]));
+    }
+    return json_pack("{s:i,s:o,s:o}", "folds", cv->folds, "mean", mean, "sd", sd);
+}
+
+static void print_prep_report(const assay_prep_report *rep, int64_t nfeatures) {
+    printf("features: %lld from %d input columns", (long long)nfeatures, rep->ncolumns);
+    printf(" (%lld duplicate rows removed)\n", (long long)rep->duplicates_removed);
+    printf("  %-24s %-12s %8s %8s %8s\n", "column", "type", "missing", "outliers", "features");
+    for (int i = 0; i < rep->ncolumns; i++) {
+        const assay_prep_column_report *c = &rep->columns[i];
+        printf("  %-24.24s %-12s %8lld %8lld %8d%s%s\n", c->name, assay_coltype_name(c->type),
+               (long long)c->n_missing, (long long)c->n_outliers, c->n_features,
+               c->skipped ? "  skipped: " : "", c->skipped ? c->skip_reason : "");
+    }
+}
+
+static json_t *prep_json(const assay_prep_report *rep) {
+    json_t *cols = json_array();
+    for (int i = 0; i < rep->ncolumns; i++) {
+        const assay_prep_column_report *c = &rep->columns[i];
+        json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:i,s:b}", "name", c->name, "type",
+                              assay_coltype_name(c->type), "missing", (json_int_t)c->n_missing,
+                              "outliers", (json_int_t)c->n_outliers, "features", c->n_features,
+                              "skipped", c->skipped);
+        if (c->skipped) json_object_set_new(o, "skip_reason", json_string(c->skip_reason));
+        json_array_append_new(cols, o);
+    }
+    return json_pack("{s:I,s:I,s:o}", "rows_in", (json_int_t)rep->rows_in, "duplicates_removed",
+                     (json_int_t)rep->duplicates_removed, "columns", cols);
+}
+
+/* Columns with cells that did not parse as their type: reported, not fatal. */
+static json_t *invalid_cells_json(const assay_table *t, int print) {
+    json_t *o = json_object();
+    for (int j = 0; j < t->ncols; j++) {
+        const assay_column *c = &t->cols[j];
+        if (!c->n_invalid) continue;
+        json_object_set_new(o, c->name, json_integer(c->n_invalid));
+        if (print)
+            printf("warning: column '%s': %lld cells are not valid %s values (first on line %lld); "
+                   "treated as missing\n",
+                   c->name, (long long)c->n_invalid, assay_coltype_name(c->type),
+                   (long long)c->first_invalid_line);
+    }
+    return o;
+}
+
+int cmd_fit(int argc, char **argv) {
+    fit_cli a;
+    memset(&a, 0, sizeof a);
+    cli_common_init(&a.c, argc, argv);
+    assay_fit_options_init(&a.fo);
+    a.test_size = 0.2;
+    a.cv = 5;
+    int status = CLI_OK, rc;
+    assay_error err = {0};
+    assay_table *t = NULL, *test_t = NULL;
+    assay_target tg = {0};
+    assay_split hold = {0};
+    int32_t *strata = NULL;
+    assay_model *model = NULL;
+    assay_prep_report rep = {0};
+    assay_metrics met = {0};
+    assay_store *st = NULL;
+    double *out = NULL, *ytest = NULL;
+    int32_t *pred = NULL;
+    char *stem = NULL, *out_default = NULL, *metrics_s = NULL, *abs_out = NULL;
+    json_t *doc = NULL, *test_metrics = NULL;
+    cv_result cv = {0};
+
+    int pa = parse_args(&a, argc, argv);
+    if (pa) {
+        cli_common_deinit(&a.c);
+        return pa < 0 ? CLI_OK : pa;
+    }
+    cli_common_apply(&a.c);
+    a.fo.seed = a.c.seed;
+    if (a.time_column) a.exclude[a.nexclude++] = a.time_column;
+    a.fo.exclude = a.exclude;
+    a.fo.nexclude = a.nexclude;
+
+    stem = stem_of(a.data);
+    if (!a.out) {
+        size_t n = strlen(stem) + 8;
+        out_default = malloc(n);
+        snprintf(out_default, n, "%s.assay", stem);
+        a.out = out_default;
+    }
+    if ((rc = cli_check_output_path("--out", a.out, &err)) ||
+        (rc = cli_check_output_path("--predictions", a.predictions, &err)))
+        goto fail;
+
+    if ((rc = cli_read_table(&a.c, a.data, NULL, 0, &t, &err))) goto fail;
+    if ((rc = assay_target_encode(&a.fo, t, NULL, t->nrows, &tg, &err))) goto fail;
+    a.fo.task = tg.task;
+    if (tg.nclasses) {
+        a.fo.labels = (const char *const *)tg.labels;
+        a.fo.nlabels = tg.nclasses;
+        if (tg.task == ASSAY_TASK_BINARY) a.fo.positive = tg.labels[tg.positive];
+        strata = malloc(sizeof *strata * (size_t)t->nrows + 1);
+        if (!strata) goto nomem;
+        for (int64_t i = 0; i < t->nrows; i++) strata[i] = (int32_t)tg.y[i];
+    }
+
+    /* The test set: a file, the latest rows by time, or a stratified holdout. */
+    const char *split_desc;
+    char split_buf[160];
+    if (a.test_path) {
+        assay_col_override ov[1024];
+        int nov = t->ncols < 1024 ? t->ncols : 1024;
+        for (int j = 0; j < nov; j++) {
+            ov[j].name = t->cols[j].name;
+            ov[j].type = t->cols[j].type;
+        }
+        if ((rc = cli_read_table(&a.c, a.test_path, ov, nov, &test_t, &err))) goto fail;
+        hold.ntrain = t->nrows;
+        hold.train = assay_mallocarray((size_t)t->nrows + 1, sizeof *hold.train);
+        if (!hold.train) goto nomem;
+        for (int64_t i = 0; i < t->nrows; i++) hold.train[i] = i;
+        snprintf(split_buf, sizeof split_buf, "test set %s", a.test_path);
+        split_desc = split_buf;
+    } else if (a.time_column) {
+        int tc = assay_table_find(t, a.time_column);
+        if (tc < 0) {
+            rc = assay_error_set(&err, ASSAY_EINVAL, "--time-column: no column '%s' in %s",
+                                 a.time_column, a.data);
+            goto fail;
+        }
+        if (t->cols[tc].type != ASSAY_COL_DATETIME && t->cols[tc].type != ASSAY_COL_NUMERIC) {
+            rc = assay_error_set(&err, ASSAY_EINVAL,
+                                 "--time-column: column '%s' is %s, not a datetime or number",
+                                 a.time_column, assay_coltype_name(t->cols[tc].type));
+            goto fail;
+        }
+        if ((rc = assay_split_time(NULL, t->nrows, t->cols[tc].num, t->cols[tc].missing,
+                                   a.test_size > 0 ? a.test_size : 0.2, &hold, &err)))
+            goto fail;
+        snprintf(split_buf, sizeof split_buf, "latest %.0f%% by '%s'",
+                 (a.test_size > 0 ? a.test_size : 0.2) * 100, a.time_column);
+        split_desc = split_buf;
+    } else if (a.test_size > 0) {
+        if ((rc = assay_split_holdout(NULL, t->nrows, strata, a.test_size, a.c.seed, &hold, &err)))
+            goto fail;
+        snprintf(split_buf, sizeof split_buf, "holdout %.0f%%%s, seed %llu", a.test_size * 100,
+                 strata ? ", stratified" : "", (unsigned long long)a.c.seed);
+        split_desc = split_buf;
+    } else {
+        hold.ntrain = t->nrows;
+        hold.train = assay_mallocarray((size_t)t->nrows + 1, sizeof *hold.train);
+        if (!hold.train) goto nomem;
+        for (int64_t i = 0; i < t->nrows; i++) hold.train[i] = i;
+        split_desc = "no test set";
+    }
+    const assay_table *tt = test_t ? test_t : t;
+    const int64_t *test_rows = test_t ? NULL : hold.test;
+    int64_t ntest = test_t ? test_t->nrows : hold.ntest;
+
+    if (!a.c.json) {
+        printf("assay fit: %s: %lld rows, %d columns\n", a.data, (long long)t->nrows, t->ncols);
+        json_decref(invalid_cells_json(t, 1));
+        if (tg.task == ASSAY_TASK_REGRESSION) {
+            printf("target '%s': regression\n", a.fo.target);
+        } else {
+            int64_t npos = 0;
+            for (int64_t i = 0; i < t->nrows; i++) npos += tg.y[i] == tg.positive;
+            if (tg.task == ASSAY_TASK_BINARY)
+                printf("target '%s': binary, positive class '%s' (%lld rows, %.1f%%)\n",
+                       a.fo.target, tg.labels[tg.positive], (long long)npos,
+                       100.0 * (double)npos / (double)t->nrows);
+            else
+                printf("target '%s': multiclass, %d classes\n", a.fo.target, tg.nclasses);
+        }
+        printf("split: %lld training rows, %lld test rows (%s)\n", (long long)hold.ntrain,
+               (long long)ntest, split_desc);
+        fflush(stdout);
+    }
+
+    if (a.cv >= 2 && (rc = run_cv(&a, t, &hold, &tg, strata, &cv, &err))) goto fail;
+
+    if ((rc = assay_model_fit(&a.fo, t, hold.train, hold.ntrain, &model, &rep, &err))) goto fail;
+
+    int width = assay_model_output_width(model);
+    if (ntest > 0) {
+        out = malloc(sizeof *out * (size_t)ntest * (size_t)width);
+        ytest = malloc(sizeof *ytest * (size_t)ntest);
+        pred = malloc(sizeof *pred * (size_t)ntest);
+        if (!out || !ytest || !pred) goto nomem;
+        if ((rc = assay_model_predict(model, tt, test_rows, ntest, out, &err))) goto fail;
+        if ((rc = assay_model_encode_target(model, tt, test_rows, ntest, ytest, &err))) goto fail;
+        for (int64_t i = 0; i < ntest; i++) pred[i] = assay_model_decide(model, out + i * width);
+        if ((rc = assay_metrics_compute(tg.task, tg.nclasses, tg.positive, ytest, out,
+                                        tg.task == ASSAY_TASK_REGRESSION ? NULL : pred, ntest,
+                                        &met, &err)))
+            goto fail;
+        if (a.predictions) {
+            assay_buf pb = {0};
+            rc = cli_predictions_csv(model, tt, test_rows, ntest, out, 1, NULL, NULL, 0, &pb);
+            if (!rc) rc = cli_write_output(a.predictions, pb.data ? pb.data : "", pb.len, &err);
+            else assay_error_set(&err, rc, "out of memory");
+            assay_buf_deinit(&pb);
+            if (rc) goto fail;
+        }
+        char *mj = assay_metrics_to_json(&met, (const char *const *)tg.labels);
+        test_metrics = mj ? json_loads(mj, 0, NULL) : NULL;
+        assay_free(mj);
+    }
+
+    /* Metrics and provenance go into the model file. */
+    json_t *metrics = json_object();
+    json_object_set_new(metrics, "test", test_metrics ? json_incref(test_metrics) : json_null());
+    json_object_set_new(metrics, "cv", a.cv >= 2 ? cv_json(&cv) : json_null());
+    metrics_s = json_dumps(metrics, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(metrics);
+    /* Only what the data and options determine goes into the file, so that the same seed,
+     * data and options give the same bytes; when and how it ran is in the store. */
+    char fp[17], fpq[24];
+    assay_table_fingerprint(t, fp);
+    snprintf(fpq, sizeof fpq, "\"%s\"", fp);
+    if ((rc = assay_model_set_info(model, "metrics", metrics_s, &err)) ||
+        (rc = assay_model_set_info(model, "fingerprint", fpq, &err)))
+        goto fail;
+    if ((rc = assay_model_save(model, a.out, &err))) goto fail;
+    abs_out = realpath(a.out, NULL);
+
+    /* The store: data set, run, model version. Best effort: the model is saved already. */
+    int version = 0;
+    int64_t run_id = 0;
+    const char *reg_name = a.name ? a.name : NULL;
+    char *out_stem = NULL;
+    if (!reg_name) reg_name = out_stem = stem_of(a.out);
+    if ((rc = cli_store_open(&a.c, &st, &err))) {
+        fprintf(stderr, "assay fit: warning: store not available: %s\n", err.msg);
+        rc = 0;
+    } else if (st) {
+        int64_t ds = cli_record_dataset(st, a.data, t);
+        json_t *params = json_pack("{s:s,s:s,s:s,s:s,s:i,s:f,s:I}", "target", a.fo.target,
+                                   "task", assay_task_name(tg.task), "model",
+                                   assay_model_kind(model), "params", assay_model_params(model),
+                                   "cv", a.cv, "test_size", a.test_path ? 0.0 : a.test_size,
+                                   "seed", (json_int_t)a.c.seed);
+        char *params_s = json_dumps(params, JSON_COMPACT);
+        json_decref(params);
+        run_id = cli_record_run(&a.c, st, "fit", params_s, ds, fp, metrics_s, 0, NULL);
+        free(params_s);
+        assay_model_rec mr = {.name = reg_name, .path = abs_out ? abs_out : a.out,
+                              .kind = assay_model_kind(model), .task = assay_task_name(tg.task),
+                              .metrics_json = metrics_s, .run_id = run_id};
+        if (assay_store_model_add(st, &mr, &version, &err)) {
+            fprintf(stderr, "assay fit: warning: model not registered: %s\n", err.msg);
+            version = 0;
+        }
+    }
+
+    double elapsed = assay_now() - a.c.t0;
+    if (a.c.json) {
+        doc = json_object();
+        json_object_set_new(doc, "task", json_string(assay_task_name(tg.task)));
+        json_object_set_new(doc, "model", json_string(assay_model_kind(model)));
+        json_object_set_new(doc, "params", json_string(assay_model_params(model)));
+        json_object_set_new(doc, "target", json_string(a.fo.target));
+        if (tg.nclasses) {
+            json_t *labels = json_array();
+            for (int k = 0; k < tg.nclasses; k++) json_array_append_new(labels, json_string(tg.labels[k]));
+            json_object_set_new(doc, "labels", labels);
+            if (tg.task == ASSAY_TASK_BINARY)
+                json_object_set_new(doc, "positive", json_string(tg.labels[tg.positive]));
+        }
+        json_object_set_new(doc, "model_path", json_string(abs_out ? abs_out : a.out));
+        json_object_set_new(doc, "data", json_pack("{s:s,s:I,s:i,s:s,s:I,s:I,s:s,s:o}", "path", a.data, "rows",
+                                                   (json_int_t)t->nrows, "columns", t->ncols,
+                                                   "fingerprint", fp, "train_rows",
+                                                   (json_int_t)hold.ntrain, "test_rows",
+                                                   (json_int_t)ntest, "split", split_desc,
+                                                   "invalid_cells", invalid_cells_json(t, 0)));
+        json_object_set_new(doc, "prep", prep_json(&rep));
+        json_object_set_new(doc, "features", json_integer(assay_model_nfeatures(model)));
+        json_t *m = json_object();
+        json_object_set_new(m, "test", test_metrics ? json_incref(test_metrics) : json_null());
+        json_object_set_new(m, "cv", a.cv >= 2 ? cv_json(&cv) : json_null());
+        json_object_set_new(doc, "metrics", m);
+        if (version)
+            json_object_set_new(doc, "registry", json_pack("{s:s,s:i}", "name", reg_name, "version", version));
+        if (run_id) json_object_set_new(doc, "run_id", json_integer(run_id));
+        json_object_set_new(doc, "seconds", json_real(elapsed));
+        cli_print_json(doc);
+        doc = NULL;
+    } else {
+        print_prep_report(&rep, assay_model_nfeatures(model));
+        printf("model: %s%s%s%s\n", assay_model_kind(model), *assay_model_params(model) ? " (" : "",
+               assay_model_params(model), *assay_model_params(model) ? ")" : "");
+        if (a.cv >= 2) {
+            printf("\ncross-validation (%d folds on the training rows), mean +/- sd:\n", cv.folds);
+            for (int j = 0; cv.names[j]; j++)
+                printf("  %-18s %.4f +/- %.4f\n", cv.names[j], cv.mean[j], cv.sd[j]);
+        }
+        if (ntest > 0) {
+            printf("\ntest set (%lld rows):\n", (long long)ntest);
+            assay_buf b = {0};
+            assay_metrics_format(&met, (const char *const *)tg.labels, &b);
+            if (b.data) fputs(b.data, stdout);
+            assay_buf_deinit(&b);
+        }
+        printf("\nmodel saved: %s\n", abs_out ? abs_out : a.out);
+        if (version) printf("registered: %s version %d (run %lld in %s)\n", reg_name, version,
+                            (long long)run_id, a.c.db ? a.c.db : assay_store_default_path());
+        printf("done in %.2f s\n", elapsed);
+    }
+    free(out_stem);
+    goto done;
+nomem:
+    rc = assay_error_set(&err, ASSAY_ENOMEM, "out of memory");
+fail:
+    status = cli_fail("fit", &err);
+    if (!st && cli_store_open(&a.c, &st, &(assay_error){0}) == 0 && st)
+        cli_record_run(&a.c, st, "fit", NULL, 0, NULL, NULL, 1, err.msg);
+done:
+    json_decref(doc);
+    json_decref(test_metrics);
+    free(metrics_s);
+    free(abs_out);
+    free(out);
+    free(ytest);
+    free(pred);
+    free(strata);
+    free(stem);
+    free(out_default);
+    assay_metrics_deinit(&met);
+    assay_prep_report_deinit(&rep);
+    assay_model_free(model);
+    assay_split_deinit(&hold);
+    assay_target_deinit(&tg);
+    assay_table_free(t);
+    assay_table_free(test_t);
+    assay_store_close(st);
+    cli_common_deinit(&a.c);
+    return status;
+}

@@ -1,0 +1,157 @@
+/* cmd_predict.c - `assay predict MODEL DATA`: raw rows in, predictions out (CSV or JSON).
+ * The data is read with the model's input schema, so columns are typed as at training; extra
+ * columns are ignored and the order of columns does not matter. Output is written atomically. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void predict_usage(FILE *f) {
+    fprintf(f,
+            "usage: assay predict MODEL DATA [options]\n\n"
+            "Predict every row of DATA (CSV or JSON Lines with the columns the model was trained on).\n\n"
+            "  --out FILE           write the predictions to FILE (default: standard output)\n"
+            "  --proba              add one probability column per class\n"
+            "  --keep COL           copy a column of DATA (an id) into the output; repeatable\n"
+            "  --threshold T        binary: decision threshold on the positive class's probability\n"
+            CLI_COMMON_HELP);
+}
+
+int cmd_predict(int argc, char **argv) {
+    enum { OPT_OUT = 3000, OPT_PROBA, OPT_KEEP, OPT_THRESHOLD };
+    static const struct option longopts[] = {
+        {"out", required_argument, 0, OPT_OUT},
+        {"proba", no_argument, 0, OPT_PROBA},
+        {"keep", required_argument, 0, OPT_KEEP},
+        {"threshold", required_argument, 0, OPT_THRESHOLD},
+        CLI_COMMON_LONGOPTS,
+        {0, 0, 0, 0}};
+    cli_common c;
+    cli_common_init(&c, argc, argv);
+    const char *out_path = NULL, *keep[32];
+    int proba = 0, nkeep = 0, opt, status = CLI_OK, rc = 0;
+    double threshold = -1;
+    assay_error err = {0};
+    assay_model *m = NULL;
+    assay_table *t = NULL;
+    assay_store *st = NULL;
+    double *out = NULL;
+    assay_buf b = {0};
+    int keepcol[32];
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int h = cli_common_option(&c, opt, optarg);
+        if (h < 0) return CLI_BAD_INPUT;
+        if (h > 0) continue;
+        switch (opt) {
+        case 'h': predict_usage(stdout); return CLI_OK;
+        case OPT_OUT: out_path = optarg; break;
+        case OPT_PROBA: proba = 1; break;
+        case OPT_KEEP:
+            if (nkeep == 32) return cli_failf("predict", CLI_BAD_INPUT, "--keep: at most 32 columns");
+            keep[nkeep++] = optarg;
+            break;
+        case OPT_THRESHOLD: {
+            char *end;
+            threshold = strtod(optarg, &end);
+            if (end == optarg || *end || !(threshold >= 0 && threshold <= 1))
+                return cli_failf("predict", CLI_BAD_INPUT,
+                                 "--threshold: expected a number in [0, 1], got '%s'", optarg);
+            break;
+        }
+        default:
+            return cli_failf("predict", CLI_BAD_INPUT,
+                             "unknown or incomplete option '%s' (see assay predict --help)",
+                             argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 2)
+        return cli_failf("predict", CLI_BAD_INPUT, "expected MODEL and DATA (usage: assay predict MODEL DATA)");
+    const char *model_path = argv[optind], *data_path = argv[optind + 1];
+    cli_common_apply(&c);
+    if ((rc = cli_check_output_path("--out", out_path, &err))) goto fail;
+    if ((rc = assay_model_load(model_path, &m, &err))) goto fail;
+    if (threshold >= 0) {
+        if (assay_model_task(m) != ASSAY_TASK_BINARY) {
+            rc = assay_error_set(&err, ASSAY_EINVAL, "--threshold applies to binary models only");
+            goto fail;
+        }
+        assay_model_set_threshold(m, threshold);
+    }
+    int nov;
+    const assay_col_override *ov = assay_model_read_overrides(m, &nov);
+    if ((rc = cli_read_table(&c, data_path, ov, nov, &t, &err))) goto fail;
+    for (int i = 0; i < nkeep; i++) {
+        keepcol[i] = assay_table_find(t, keep[i]);
+        if (keepcol[i] < 0) {
+            rc = assay_error_set(&err, ASSAY_EINVAL, "--keep: no column '%s' in %s", keep[i], data_path);
+            goto fail;
+        }
+    }
+    int width = assay_model_output_width(m);
+    out = malloc(sizeof *out * (size_t)(t->nrows ? t->nrows : 1) * (size_t)width);
+    if (!out) {
+        rc = assay_error_set(&err, ASSAY_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = assay_model_predict(m, t, NULL, t->nrows, out, &err))) goto fail;
+
+    int regression = assay_model_task(m) == ASSAY_TASK_REGRESSION;
+    if (c.json) {
+        json_t *preds = json_array(), *probs = proba && !regression ? json_array() : NULL;
+        for (int64_t i = 0; i < t->nrows; i++) {
+            const double *row = out + i * width;
+            if (regression) {
+                json_array_append_new(preds, cli_json_num(row[0]));
+            } else {
+                json_array_append_new(preds, json_string(assay_model_label(m, assay_model_decide(m, row))));
+                if (probs) {
+                    json_t *p = json_array();
+                    for (int k = 0; k < width; k++) json_array_append_new(p, cli_json_num(row[k]));
+                    json_array_append_new(probs, p);
+                }
+            }
+        }
+        json_t *doc = json_pack("{s:s,s:I,s:o}", "model", model_path, "rows", (json_int_t)t->nrows,
+                                "predictions", preds);
+        if (probs) {
+            json_t *labels = json_array();
+            for (int k = 0; k < width; k++) json_array_append_new(labels, json_string(assay_model_label(m, k)));
+            json_object_set_new(doc, "labels", labels);
+            json_object_set_new(doc, "probabilities", probs);
+        }
+        char *s = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        json_decref(doc);
+        if (!s) {
+            rc = assay_error_set(&err, ASSAY_ENOMEM, "out of memory");
+            goto fail;
+        }
+        assay_buf_append(&b, s, strlen(s));
+        assay_buf_append(&b, "\n", 1);
+        free(s);
+    } else {
+        if (cli_predictions_csv(m, t, NULL, t->nrows, out, proba, keep, keepcol, nkeep, &b)) {
+            rc = assay_error_set(&err, ASSAY_ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    if ((rc = cli_write_output(out_path, b.data ? b.data : "", b.len, &err))) goto fail;
+    if (cli_store_open(&c, &st, &err) == 0 && st) {
+        char fp[17];
+        assay_table_fingerprint(t, fp);
+        cli_record_run(&c, st, "predict", NULL, cli_record_dataset(st, data_path, t), fp, NULL, 0, NULL);
+    }
+    goto done;
+fail:
+    status = cli_fail("predict", &err);
+done:
+    assay_buf_deinit(&b);
+    free(out);
+    assay_model_free(m);
+    assay_table_free(t);
+    assay_store_close(st);
+    cli_common_deinit(&c);
+    return status;
+}

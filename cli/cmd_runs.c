@@ -1,0 +1,124 @@
+/* cmd_runs.c - `assay runs` and `assay models`: what the store has recorded. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* A JSON value as short text for a table cell. */
+static void cell(json_t *v, char *buf, size_t cap) {
+    if (json_is_string(v)) snprintf(buf, cap, "%s", json_string_value(v));
+    else if (json_is_integer(v)) snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v)) snprintf(buf, cap, "%.4g", json_real_value(v));
+    else if (!v || json_is_null(v)) snprintf(buf, cap, "-");
+    else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(4));
+        snprintf(buf, cap, "%s", s ? s : "?");
+        free(s);
+    }
+}
+
+/* The headline metric of a run or model: test ROC AUC, accuracy or RMSE. */
+static void headline(json_t *metrics, char *buf, size_t cap) {
+    json_t *test = json_object_get(metrics, "test");
+    if (!test) test = metrics;
+    static const char *const keys[] = {"roc_auc", "accuracy", "rmse", NULL};
+    for (int i = 0; keys[i]; i++) {
+        json_t *v = json_object_get(test, keys[i]);
+        if (json_is_number(v)) {
+            snprintf(buf, cap, "%s=%.4f", keys[i], json_number_value(v));
+            return;
+        }
+    }
+    snprintf(buf, cap, "-");
+}
+
+static int list_cmd(const char *cmd, int argc, char **argv, int models) {
+    enum { OPT_LIMIT = 4000, OPT_NAME };
+    static const struct option longopts[] = {{"limit", required_argument, 0, OPT_LIMIT},
+                                             {"name", required_argument, 0, OPT_NAME},
+                                             CLI_COMMON_LONGOPTS,
+                                             {0, 0, 0, 0}};
+    cli_common c;
+    cli_common_init(&c, argc, argv);
+    int opt, limit = 20;
+    const char *name = NULL;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int h = cli_common_option(&c, opt, optarg);
+        if (h < 0) return CLI_BAD_INPUT;
+        if (h > 0) continue;
+        if (opt == 'h') {
+            printf("usage: assay %s [--limit N]%s [--db PATH] [--json]\n\n%s\n", cmd,
+                   models ? " [--name NAME]" : "",
+                   models ? "List the registered models and their versions, newest first."
+                          : "List recorded runs, newest first (default: the last 20).");
+            return CLI_OK;
+        }
+        if (opt == OPT_LIMIT) {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || v < 0)
+                return cli_failf(cmd, CLI_BAD_INPUT, "--limit: expected a count >= 0 (0: all), got '%s'", optarg);
+            limit = (int)v;
+            continue;
+        }
+        if (opt == OPT_NAME) {
+            name = optarg;
+            continue;
+        }
+        return cli_failf(cmd, CLI_BAD_INPUT, "unknown or incomplete option '%s'", argv[optind - 1]);
+    }
+    if (optind < argc) return cli_failf(cmd, CLI_BAD_INPUT, "unexpected argument '%s'", argv[optind]);
+    assay_error err = {0};
+    assay_store *st = NULL;
+    char *text = NULL;
+    int rc = cli_store_open(&c, &st, &err);
+    if (!rc && !st) rc = assay_error_set(&err, ASSAY_EINVAL, "--db none: there is no store to list");
+    if (!rc) rc = models ? assay_store_models_json(st, name, &text, &err)
+                         : assay_store_runs_json(st, limit, &text, &err);
+    assay_store_close(st);
+    if (rc) return cli_fail(cmd, &err);
+    json_t *arr = json_loads(text, 0, NULL);
+    assay_free(text);
+    if (!arr) return cli_failf(cmd, CLI_INTERNAL, "the store returned invalid JSON");
+    if (c.json) {
+        cli_print_json(arr);
+        return CLI_OK;
+    }
+    size_t i;
+    json_t *row;
+    char a[64], b[64], d[64], e[64], f[64], g[200];
+    if (models) printf("%-20s %7s %-8s %-10s %-10s %-22s %s\n", "name", "version", "stage", "kind", "task", "test", "path");
+    else printf("%5s %-8s %-6s %-9s %-22s %s\n", "run", "command", "status", "seconds", "test", "command line");
+    json_array_foreach(arr, i, row) {
+        if (models) {
+            cell(json_object_get(row, "name"), a, sizeof a);
+            cell(json_object_get(row, "version"), b, sizeof b);
+            cell(json_object_get(row, "stage"), d, sizeof d);
+            cell(json_object_get(row, "kind"), e, sizeof e);
+            cell(json_object_get(row, "task"), f, sizeof f);
+            char h[64];
+            headline(json_object_get(row, "metrics"), h, sizeof h);
+            cell(json_object_get(row, "path"), g, sizeof g);
+            printf("%-20.20s %7s %-8s %-10s %-10s %-22s %s\n", a, b, d, e, f, h, g);
+        } else {
+            cell(json_object_get(row, "id"), a, sizeof a);
+            cell(json_object_get(row, "command"), b, sizeof b);
+            cell(json_object_get(row, "status"), d, sizeof d);
+            cell(json_object_get(row, "duration"), e, sizeof e);
+            char h[64];
+            headline(json_object_get(row, "metrics"), h, sizeof h);
+            cell(json_object_get(row, "argv"), g, sizeof g);
+            printf("%5s %-8s %-6s %-9s %-22s %.80s\n", a, b, d, e, h, g);
+        }
+    }
+    if (json_array_size(arr) == 0) printf("(none)\n");
+    json_decref(arr);
+    cli_common_deinit(&c);
+    return CLI_OK;
+}
+
+int cmd_runs(int argc, char **argv) { return list_cmd("runs", argc, argv, 0); }
+int cmd_models(int argc, char **argv) { return list_cmd("models", argc, argv, 1); }

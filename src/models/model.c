@@ -1,0 +1,838 @@
+/* model.c - the model: target encoding, pipeline + estimator fitting, prediction on raw rows,
+ * and the model file (safetensors with assay metadata).
+ *
+ * What lives here is what every estimator shares: labels, the task, the preprocessing pipeline,
+ * the input schema and free-form info. Estimator-specific state is behind the vtable in
+ * estimator.h. Loading validates every metadata field before anything is used. */
+#include <errno.h>
+#include <float.h>
+
+#include "estimator.h"
+
+#define PREDICT_CHUNK 65536 /* rows transformed at a time: bounds the memory of predict */
+
+struct assay_model {
+    char *kind, *params, *target;
+    assay_task task;
+    int nclasses;
+    char **labels;
+    int positive;
+    double threshold;
+    assay_pipeline *pipe;
+    assay_estimator *est;
+    assay_col_override *overrides; /* pipeline inputs + target, names borrowed from pipe/target */
+    int noverrides;
+    assay_coltype target_type;
+    int ninfo;
+    char **info_keys, **info_vals;
+};
+
+/* ---- target ------------------------------------------------------------------------------ */
+
+static void free_strings(char **s, int n) {
+    if (!s) return;
+    for (int i = 0; i < n; i++) assay_free(s[i]);
+    assay_free(s);
+}
+
+void assay_target_deinit(assay_target *tg) {
+    if (!tg) return;
+    free_strings(tg->labels, tg->nclasses);
+    assay_free(tg->y);
+    memset(tg, 0, sizeof *tg);
+}
+
+/* The label text of a target cell (classification). */
+static const char *target_cell_label(const assay_column *c, int64_t r, char *buf, size_t cap) {
+    switch (c->type) {
+    case ASSAY_COL_CATEGORICAL: return c->levels[c->cat[r]];
+    case ASSAY_COL_TEXT: return c->text[r];
+    case ASSAY_COL_BOOLEAN: return c->num[r] != 0.0 ? "true" : "false";
+    default: return assay__format_number(c->num[r], buf, cap);
+    }
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_num_str(const void *a, const void *b) {
+    double x = strtod(*(const char *const *)a, NULL), y = strtod(*(const char *const *)b, NULL);
+    return (x > y) - (x < y);
+}
+
+static int label_index(char *const *labels, int n, const char *s) {
+    for (int k = 0; k < n; k++)
+        if (strcmp(labels[k], s) == 0) return k;
+    return -1;
+}
+
+static const char *source_name(const assay_table *t) { return t->source ? t->source : "data"; }
+
+/* Collect the distinct labels of the rows (sorted), or copy the given label set. */
+static int collect_labels(const assay_fit_options *o, const assay_column *c, const int64_t *rows,
+                          int64_t n, char ***out, int *nout, assay_error *err) {
+    char **labels = NULL;
+    int nl = 0, cap = 0;
+    char buf[64];
+    if (o->labels) {
+        labels = assay_calloc((size_t)(o->nlabels ? o->nlabels : 1), sizeof *labels);
+        if (!labels) goto nomem;
+        for (int k = 0; k < o->nlabels; k++) {
+            if (!(labels[k] = assay_strdup(o->labels[k]))) goto nomem_n;
+            nl = k + 1;
+        }
+        *out = labels;
+        *nout = nl;
+        return ASSAY_OK;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t r = rows ? rows[i] : i;
+        const char *s = target_cell_label(c, r, buf, sizeof buf);
+        if (label_index(labels, nl, s) >= 0) continue;
+        if (nl == 1000) {
+            free_strings(labels, nl);
+            return assay_error_set(err, ASSAY_EINVAL,
+                                   "target '%s' has more than 1000 distinct values; use "
+                                   "--task regression for a numeric target",
+                                   c->name);
+        }
+        if (nl == cap) {
+            cap = cap ? cap * 2 : 8;
+            char **p = assay_reallocarray(labels, (size_t)cap, sizeof *labels);
+            if (!p) goto nomem_n;
+            labels = p;
+        }
+        if (!(labels[nl] = assay_strdup(s))) goto nomem_n;
+        nl++;
+    }
+    if (nl > 1) {
+        int numeric = c->type == ASSAY_COL_NUMERIC;
+        qsort(labels, (size_t)nl, sizeof *labels, numeric ? cmp_num_str : cmp_str);
+    }
+    *out = labels;
+    *nout = nl;
+    return ASSAY_OK;
+nomem_n:
+    free_strings(labels, nl);
+    return assay_error_set(err, ASSAY_ENOMEM, "out of memory collecting target labels");
+nomem:
+    assay_free(labels);
+    return assay_error_set(err, ASSAY_ENOMEM, "out of memory collecting target labels");
+}
+
+int assay_target_encode(const assay_fit_options *o, const assay_table *t, const int64_t *rows,
+                        int64_t n, assay_target *out, assay_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!o->target || !*o->target)
+        return assay_error_set(err, ASSAY_EINVAL, "--target: no target column given");
+    int ci = assay_table_find(t, o->target);
+    if (ci < 0) {
+        assay_buf names = {0};
+        for (int j = 0; j < t->ncols && names.len < 160; j++)
+            assay_buf_printf(&names, "%s%s", j ? ", " : "", t->cols[j].name);
+        assay_error_set(err, ASSAY_EINVAL, "--target: no column '%s' in %s (columns: %s%s)",
+                        o->target, source_name(t), names.data ? names.data : "",
+                        names.len >= 160 ? ", ..." : "");
+        assay_buf_deinit(&names);
+        return ASSAY_EINVAL;
+    }
+    const assay_column *c = &t->cols[ci];
+    if (n <= 0) return assay_error_set(err, ASSAY_EINVAL, "%s: no rows to fit", source_name(t));
+    if (c->type == ASSAY_COL_DATETIME)
+        return assay_error_set(err, ASSAY_EINVAL,
+                               "--target: column '%s' is a datetime; a target must be a label or "
+                               "a number",
+                               c->name);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t r = rows ? rows[i] : i;
+        if (c->missing[r])
+            return assay_error_set(err, ASSAY_EINVAL,
+                                   "%s: row %lld: target '%s' is missing (drop or fill such rows)",
+                                   source_name(t), (long long)r + 1, c->name);
+        if ((c->type == ASSAY_COL_NUMERIC) && !isfinite(c->num[r]))
+            return assay_error_set(err, ASSAY_EINVAL, "%s: row %lld: target '%s' is not finite",
+                                   source_name(t), (long long)r + 1, c->name);
+    }
+
+    assay_task task = o->task;
+    int is_numeric = c->type == ASSAY_COL_NUMERIC;
+    if (task == ASSAY_TASK_REGRESSION && !is_numeric)
+        return assay_error_set(err, ASSAY_EINVAL,
+                               "--task regression: target '%s' is %s, not numeric", c->name,
+                               assay_coltype_name(c->type));
+    char **labels = NULL;
+    int nl = 0;
+    int rc;
+    if (is_numeric && task == ASSAY_TASK_AUTO) {
+        /* Two distinct values -> binary; otherwise regression. */
+        double a = c->num[rows ? rows[0] : 0], b = a;
+        int distinct = 1;
+        for (int64_t i = 1; i < n && distinct < 3; i++) {
+            double v = c->num[rows ? rows[i] : i];
+            if (v != a && (distinct == 1 || v != b)) {
+                if (distinct == 1) b = v;
+                distinct++;
+            }
+        }
+        task = distinct == 2 ? ASSAY_TASK_BINARY : ASSAY_TASK_REGRESSION;
+        if (distinct == 1)
+            return assay_error_set(err, ASSAY_EINVAL, "target '%s' is constant in %s (every value "
+                                   "is %g): nothing to learn", c->name, source_name(t), a);
+    }
+    out->y = assay_mallocarray((size_t)n, sizeof *out->y);
+    if (!out->y) return assay_error_set(err, ASSAY_ENOMEM, "out of memory encoding the target");
+    out->n = n;
+    if (task == ASSAY_TASK_REGRESSION) {
+        double first = c->num[rows ? rows[0] : 0];
+        int constant = 1;
+        for (int64_t i = 0; i < n; i++) {
+            out->y[i] = c->num[rows ? rows[i] : i];
+            if (out->y[i] != first) constant = 0;
+        }
+        if (constant) {
+            assay_target_deinit(out);
+            return assay_error_set(err, ASSAY_EINVAL, "target '%s' is constant in %s (every value "
+                                   "is %g): nothing to learn", c->name, source_name(t), first);
+        }
+        out->task = task;
+        return ASSAY_OK;
+    }
+
+    if ((rc = collect_labels(o, c, rows, n, &labels, &nl, err))) goto fail;
+    if (nl < 2) {
+        rc = assay_error_set(err, ASSAY_EINVAL,
+                             "target '%s' is constant in %s (every row is '%s'): nothing to learn",
+                             c->name, source_name(t), nl ? labels[0] : "");
+        goto fail;
+    }
+    if (task == ASSAY_TASK_AUTO) task = nl == 2 ? ASSAY_TASK_BINARY : ASSAY_TASK_MULTICLASS;
+    if (task == ASSAY_TASK_BINARY && nl != 2) {
+        rc = assay_error_set(err, ASSAY_EINVAL, "--task binary: target '%s' has %d classes",
+                             c->name, nl);
+        goto fail;
+    }
+    /* Encode, counting classes (for the default positive label). */
+    int64_t *counts = assay_calloc((size_t)nl, sizeof *counts);
+    if (!counts) {
+        rc = assay_error_set(err, ASSAY_ENOMEM, "out of memory encoding the target");
+        goto fail;
+    }
+    char buf[64];
+    for (int64_t i = 0; i < n; i++) {
+        int64_t r = rows ? rows[i] : i;
+        int k = label_index(labels, nl, target_cell_label(c, r, buf, sizeof buf));
+        if (k < 0) {
+            rc = assay_error_set(err, ASSAY_ESCHEMA,
+                                 "%s: row %lld: target '%s' has label '%s', not among the labels",
+                                 source_name(t), (long long)r + 1, c->name, buf);
+            assay_free(counts);
+            goto fail;
+        }
+        out->y[i] = k;
+        counts[k]++;
+    }
+    if (task == ASSAY_TASK_BINARY) {
+        int pos;
+        if (o->positive) {
+            pos = label_index(labels, nl, o->positive);
+            if (pos < 0) {
+                rc = assay_error_set(err, ASSAY_EINVAL,
+                                     "--positive: '%s' is not a label of '%s' (labels: %s, %s)",
+                                     o->positive, c->name, labels[0], labels[1]);
+                assay_free(counts);
+                goto fail;
+            }
+        } else {
+            pos = counts[0] < counts[1] ? 0 : 1; /* the minority class; tie: the last label */
+        }
+        if (pos == 0) { /* positive label goes to index 1 */
+            char *tmp = labels[0];
+            labels[0] = labels[1];
+            labels[1] = tmp;
+            for (int64_t i = 0; i < n; i++) out->y[i] = 1.0 - out->y[i];
+        }
+        out->positive = 1;
+    }
+    assay_free(counts);
+    out->task = task;
+    out->labels = labels;
+    out->nclasses = nl;
+    return ASSAY_OK;
+fail:
+    free_strings(labels, nl);
+    assay_free(out->y);
+    memset(out, 0, sizeof *out);
+    return rc;
+}
+
+/* ---- fitting ----------------------------------------------------------------------------- */
+
+void assay_model_free(assay_model *m) {
+    if (!m) return;
+    assay_free(m->kind);
+    assay_free(m->params);
+    assay_free(m->target);
+    free_strings(m->labels, m->nclasses);
+    assay_pipeline_free(m->pipe);
+    if (m->est) m->est->vt->free(m->est);
+    assay_free(m->overrides);
+    free_strings(m->info_keys, m->ninfo);
+    free_strings(m->info_vals, m->ninfo);
+    assay_free(m);
+}
+
+static const char *default_kind(assay_task task) {
+    return task == ASSAY_TASK_REGRESSION ? "linear" : "logreg";
+}
+
+static int build_overrides(assay_model *m) {
+    int ni = assay_pipeline_ninputs(m->pipe);
+    m->overrides = assay_calloc((size_t)ni + 1, sizeof *m->overrides);
+    if (!m->overrides) return ASSAY_ENOMEM;
+    for (int i = 0; i < ni; i++) {
+        m->overrides[i].name = assay_pipeline_input_name(m->pipe, i);
+        m->overrides[i].type = assay_pipeline_input_type(m->pipe, i);
+    }
+    m->overrides[ni].name = m->target;
+    m->overrides[ni].type = m->target_type;
+    m->noverrides = ni + 1;
+    return ASSAY_OK;
+}
+
+/* X for rows of t through the model's pipeline (allocated). */
+static int transform_rows(const assay_pipeline *p, const assay_table *t, const int64_t *rows,
+                          int64_t n, float **X, assay_error *err) {
+    int64_t d = assay_pipeline_nfeatures(p);
+    *X = assay_mallocarray((size_t)n * (size_t)(d ? d : 1), sizeof **X);
+    if (!*X) return assay_error_set(err, ASSAY_ENOMEM, "out of memory for a %lld x %lld design",
+                                    (long long)n, (long long)d);
+    int rc = assay_pipeline_transform(p, t, rows, n, *X, err);
+    if (rc) {
+        assay_free(*X);
+        *X = NULL;
+    }
+    return rc;
+}
+
+int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int64_t *rows,
+                    int64_t nrows, assay_model **out, assay_prep_report *report,
+                    assay_error *err) {
+    *out = NULL;
+    int rc;
+    int64_t *kept = NULL, nkept = 0;
+    float *X = NULL;
+    const char **exclude = NULL;
+    assay_target tg = {0};
+    assay_model *m = assay_calloc(1, sizeof *m);
+    if (!m) return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    if (!rows) nrows = t->nrows;
+
+    /* Deduplicate first (exact rows, target included), then resolve the target. */
+    if (o->prep.dedup) {
+        if ((rc = assay_prep_dedup(t, rows, nrows, &kept, &nkept, err))) goto fail;
+    } else {
+        kept = assay_mallocarray((size_t)(nrows ? nrows : 1), sizeof *kept);
+        if (!kept) goto nomem;
+        for (int64_t i = 0; i < nrows; i++) kept[i] = rows ? rows[i] : i;
+        nkept = nrows;
+    }
+    if ((rc = assay_target_encode(o, t, kept, nkept, &tg, err))) goto fail;
+
+    const char *kind = o->model ? o->model : default_kind(tg.task);
+    const assay_estimator_vt *vt = assay__estimator_find(kind);
+    if (!vt) {
+        assay_buf names = {0};
+        for (int i = 0; i < assay_model_kind_count(); i++)
+            assay_buf_printf(&names, "%s%s", i ? ", " : "", assay_model_kind_name(i));
+        rc = assay_error_set(err, ASSAY_EINVAL, "--model: unknown model '%s' (models: %s)", kind,
+                             names.data ? names.data : "");
+        assay_buf_deinit(&names);
+        goto fail;
+    }
+    if (!(vt->tasks & (1u << tg.task))) {
+        rc = assay_error_set(err, ASSAY_EINVAL, "--model: '%s' does not do %s", kind,
+                             assay_task_name(tg.task));
+        goto fail;
+    }
+    if (!(m->kind = assay_strdup(kind)) || !(m->params = assay_strdup(o->params ? o->params : "")) ||
+        !(m->target = assay_strdup(o->target)))
+        goto nomem;
+    m->target_type = t->cols[assay_table_find(t, o->target)].type;
+    m->task = tg.task;
+    m->nclasses = tg.nclasses;
+    m->labels = tg.labels;
+    m->positive = tg.positive;
+    tg.labels = NULL;
+    tg.nclasses = 0;
+    m->threshold = 0.5;
+
+    exclude = assay_calloc((size_t)o->nexclude + 1, sizeof *exclude);
+    if (!exclude) goto nomem;
+    exclude[0] = o->target;
+    for (int i = 0; i < o->nexclude; i++) exclude[i + 1] = o->exclude[i];
+    if ((rc = assay_pipeline_fit(&o->prep, t, kept, nkept, exclude, o->nexclude + 1, &m->pipe,
+                                 report, err)))
+        goto fail;
+    if (report) {
+        report->rows_in = nrows;
+        report->duplicates_removed = nrows - nkept;
+    }
+    int64_t d = assay_pipeline_nfeatures(m->pipe);
+    if (d == 0) {
+        rc = assay_error_set(err, ASSAY_EINVAL,
+                             "%s: no usable feature columns besides the target '%s'",
+                             source_name(t), o->target);
+        goto fail;
+    }
+    if ((rc = build_overrides(m))) goto nomem;
+    if ((rc = transform_rows(m->pipe, t, kept, nkept, &X, err))) goto fail;
+
+    assay_params params = {0};
+    if ((rc = assay_params_parse(o->params, &params, err))) goto fail;
+    rc = vt->create(&params, m->task, m->nclasses, d, &m->est, err);
+    assay_params_deinit(&params);
+    if (rc) goto fail;
+    assay_design design = {
+        .X = {.n = nkept, .d = d, .dense = X},
+        .y = tg.y,
+        .task = m->task,
+        .nclasses = m->nclasses,
+        .seed = o->seed,
+    };
+    if ((rc = m->est->vt->fit(m->est, &design, err))) goto fail;
+
+    assay_free(X);
+    assay_free(kept);
+    assay_free(exclude);
+    assay_target_deinit(&tg);
+    *out = m;
+    return ASSAY_OK;
+nomem:
+    rc = assay_error_set(err, ASSAY_ENOMEM, "out of memory fitting the model");
+fail:
+    assay_free(X);
+    assay_free(kept);
+    assay_free(exclude);
+    assay_target_deinit(&tg);
+    assay_model_free(m);
+    return rc;
+}
+
+/* ---- accessors --------------------------------------------------------------------------- */
+
+assay_task assay_model_task(const assay_model *m) { return m->task; }
+const char *assay_model_kind(const assay_model *m) { return m->kind; }
+const char *assay_model_params(const assay_model *m) { return m->params; }
+const char *assay_model_target(const assay_model *m) { return m->target; }
+int assay_model_nclasses(const assay_model *m) { return m->nclasses; }
+const char *assay_model_label(const assay_model *m, int k) {
+    return k >= 0 && k < m->nclasses ? m->labels[k] : NULL;
+}
+int assay_model_positive(const assay_model *m) { return m->positive; }
+const assay_pipeline *assay_model_pipeline(const assay_model *m) { return m->pipe; }
+int64_t assay_model_nfeatures(const assay_model *m) { return m->est->nfeatures; }
+int assay_model_output_width(const assay_model *m) {
+    return m->task == ASSAY_TASK_REGRESSION ? 1 : m->nclasses;
+}
+double assay_model_threshold(const assay_model *m) { return m->threshold; }
+void assay_model_set_threshold(assay_model *m, double t) { m->threshold = t; }
+
+const assay_col_override *assay_model_read_overrides(const assay_model *m, int *n) {
+    *n = m->noverrides;
+    return m->overrides;
+}
+
+int assay_model_decide(const assay_model *m, const double *row) {
+    if (m->task == ASSAY_TASK_BINARY) return row[m->positive] >= m->threshold ? m->positive : 1 - m->positive;
+    int best = 0;
+    for (int k = 1; k < m->nclasses; k++)
+        if (row[k] > row[best]) best = k;
+    return best;
+}
+
+/* ---- prediction -------------------------------------------------------------------------- */
+
+int assay_model_predict_matrix(const assay_model *m, const assay_matrix *X, double *out,
+                               assay_error *err) {
+    if (X->d != m->est->nfeatures)
+        return assay_error_set(err, ASSAY_ESCHEMA, "design has %lld features, the model %lld",
+                               (long long)X->d, (long long)m->est->nfeatures);
+    return m->est->vt->predict(m->est, X, out, err);
+}
+
+int assay_model_predict(const assay_model *m, const assay_table *t, const int64_t *rows,
+                        int64_t nrows, double *out, assay_error *err) {
+    if (!rows) nrows = t->nrows;
+    int64_t d = m->est->nfeatures;
+    int width = assay_model_output_width(m);
+    int64_t chunk = nrows < PREDICT_CHUNK ? nrows : PREDICT_CHUNK;
+    float *X = assay_mallocarray((size_t)(chunk ? chunk : 1) * (size_t)d, sizeof *X);
+    int64_t *idx = rows ? NULL : assay_mallocarray((size_t)(chunk ? chunk : 1), sizeof *idx);
+    if (!X || (!rows && !idx)) {
+        assay_free(X);
+        assay_free(idx);
+        return assay_error_set(err, ASSAY_ENOMEM, "out of memory predicting");
+    }
+    int rc = ASSAY_OK;
+    for (int64_t start = 0; start < nrows && !rc; start += chunk) {
+        int64_t n = nrows - start < chunk ? nrows - start : chunk;
+        const int64_t *r = rows ? rows + start : idx;
+        if (!rows)
+            for (int64_t i = 0; i < n; i++) idx[i] = start + i;
+        rc = assay_pipeline_transform(m->pipe, t, r, n, X, err);
+        if (!rc) {
+            assay_matrix mx = {.n = n, .d = d, .dense = X};
+            rc = m->est->vt->predict(m->est, &mx, out + start * width, err);
+        }
+    }
+    assay_free(X);
+    assay_free(idx);
+    return rc;
+}
+
+int assay_model_encode_target(const assay_model *m, const assay_table *t, const int64_t *rows,
+                              int64_t nrows, double *y, assay_error *err) {
+    if (!rows) nrows = t->nrows;
+    int ci = assay_table_find(t, m->target);
+    if (ci < 0)
+        return assay_error_set(err, ASSAY_ESCHEMA, "%s: no target column '%s'", source_name(t),
+                               m->target);
+    const assay_column *c = &t->cols[ci];
+    char buf[64];
+    for (int64_t i = 0; i < nrows; i++) {
+        int64_t r = rows ? rows[i] : i;
+        if (c->missing[r])
+            return assay_error_set(err, ASSAY_ESCHEMA, "%s: row %lld: target '%s' is missing",
+                                   source_name(t), (long long)r + 1, m->target);
+        if (m->task == ASSAY_TASK_REGRESSION) {
+            if (c->type != ASSAY_COL_NUMERIC || !isfinite(c->num[r]))
+                return assay_error_set(err, ASSAY_ESCHEMA,
+                                       "%s: row %lld: target '%s' is not a finite number",
+                                       source_name(t), (long long)r + 1, m->target);
+            y[i] = c->num[r];
+            continue;
+        }
+        const char *s = target_cell_label(c, r, buf, sizeof buf);
+        int k = label_index(m->labels, m->nclasses, s);
+        if (k < 0)
+            return assay_error_set(err, ASSAY_ESCHEMA,
+                                   "%s: row %lld: target '%s' has label '%s', unknown to the model",
+                                   source_name(t), (long long)r + 1, m->target, s);
+        y[i] = k;
+    }
+    return ASSAY_OK;
+}
+
+/* ---- info -------------------------------------------------------------------------------- */
+
+int assay_model_set_info(assay_model *m, const char *key, const char *json_value,
+                         assay_error *err) {
+    json_error_t je;
+    json_t *probe = json_loads(json_value, JSON_DECODE_ANY, &je);
+    if (!probe)
+        return assay_error_set(err, ASSAY_EINVAL, "model info '%s': not JSON: %s", key, je.text);
+    json_decref(probe);
+    for (int i = 0; i < m->ninfo; i++) {
+        if (strcmp(m->info_keys[i], key) == 0) {
+            char *v = assay_strdup(json_value);
+            if (!v) return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+            assay_free(m->info_vals[i]);
+            m->info_vals[i] = v;
+            return ASSAY_OK;
+        }
+    }
+    char **k = assay_reallocarray(m->info_keys, (size_t)m->ninfo + 1, sizeof *k);
+    if (!k) return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    m->info_keys = k;
+    char **v = assay_reallocarray(m->info_vals, (size_t)m->ninfo + 1, sizeof *v);
+    if (!v) return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    m->info_vals = v;
+    k[m->ninfo] = assay_strdup(key);
+    v[m->ninfo] = assay_strdup(json_value);
+    if (!k[m->ninfo] || !v[m->ninfo]) {
+        assay_free(k[m->ninfo]);
+        assay_free(v[m->ninfo]);
+        return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    }
+    m->ninfo++;
+    return ASSAY_OK;
+}
+
+const char *assay_model_info(const assay_model *m, const char *key) {
+    for (int i = 0; i < m->ninfo; i++)
+        if (strcmp(m->info_keys[i], key) == 0) return m->info_vals[i];
+    return NULL;
+}
+
+/* ---- save / load ------------------------------------------------------------------------- */
+
+static char *dump(json_t *j) {
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(j);
+    if (!s) return NULL;
+    char *c = assay_strdup(s);
+    free(s); /* jansson allocates with libc */
+    return c;
+}
+
+static int meta_json(assay_mfile_writer *w, const char *key, json_t *value, assay_error *err) {
+    if (!value) return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    char *s = dump(value);
+    if (!s) return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    int rc = assay_mfile_writer_meta(w, key, s, err);
+    assay_free(s);
+    return rc;
+}
+
+int assay_model_save(const assay_model *m, const char *path, assay_error *err) {
+    assay_mfile_writer *w = assay_mfile_writer_new();
+    if (!w) return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    int rc;
+    char *pipe = NULL;
+    json_t *labels = json_array(), *schema = json_array(), *estmeta = json_object();
+    if (!labels || !schema || !estmeta) goto nomem;
+    for (int k = 0; k < m->nclasses; k++) json_array_append_new(labels, json_string(m->labels[k]));
+    for (int i = 0; i < m->noverrides; i++)
+        json_array_append_new(schema, json_pack("{s:s,s:s}", "name", m->overrides[i].name, "type",
+                                                assay_coltype_name(m->overrides[i].type)));
+    if ((rc = m->est->vt->save(m->est, w, "est.", estmeta, err))) goto fail;
+    char num[64];
+    if ((rc = assay_mfile_writer_meta(w, "assay.kind", m->kind, err)) ||
+        (rc = assay_mfile_writer_meta(w, "assay.params", m->params, err)) ||
+        (rc = assay_mfile_writer_meta(w, "assay.task", assay_task_name(m->task), err)) ||
+        (rc = assay_mfile_writer_meta(w, "assay.target", m->target, err)) ||
+        (rc = assay_mfile_writer_meta(w, "assay.positive",
+                                      (snprintf(num, sizeof num, "%d", m->positive), num), err)) ||
+        (rc = assay_mfile_writer_meta(w, "assay.threshold",
+                                      (snprintf(num, sizeof num, "%.17g", m->threshold), num), err)) ||
+        (rc = assay_mfile_writer_meta(w, "assay.nfeatures",
+                                      (snprintf(num, sizeof num, "%lld",
+                                                (long long)m->est->nfeatures), num), err)))
+        goto fail;
+    rc = meta_json(w, "assay.labels", labels, err);
+    labels = NULL;
+    if (rc) goto fail;
+    rc = meta_json(w, "assay.schema", schema, err);
+    schema = NULL;
+    if (rc) goto fail;
+    rc = meta_json(w, "assay.estimator", estmeta, err);
+    estmeta = NULL;
+    if (rc) goto fail;
+    if (!(pipe = assay_pipeline_to_json(m->pipe))) goto nomem;
+    if ((rc = assay_mfile_writer_meta(w, "assay.pipeline", pipe, err))) goto fail;
+    if (m->ninfo) {
+        json_t *info = json_object();
+        for (int i = 0; info && i < m->ninfo; i++)
+            json_object_set_new(info, m->info_keys[i], json_loads(m->info_vals[i], JSON_DECODE_ANY, NULL));
+        rc = meta_json(w, "assay.info", info, err);
+        if (rc) goto fail;
+    }
+    rc = assay_mfile_writer_save(w, path, err);
+    goto done;
+nomem:
+    rc = assay_error_set(err, ASSAY_ENOMEM, "out of memory saving the model");
+fail:
+done:
+    json_decref(labels);
+    json_decref(schema);
+    json_decref(estmeta);
+    assay_free(pipe);
+    assay_mfile_writer_free(w);
+    return rc;
+}
+
+static int need_meta(const assay_mfile *f, const char *name, const char *key, const char **out,
+                     assay_error *err) {
+    *out = assay_mfile_meta(f, key);
+    if (!*out)
+        return assay_error_set(err, ASSAY_EFORMAT, "%s: metadata '%s' is missing", name, key);
+    return ASSAY_OK;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int model_from_mfile(const assay_mfile *f, const char *name, assay_model **out,
+                            assay_error *err) {
+    int rc;
+    const char *s;
+    json_t *labels = NULL, *estmeta = NULL, *schema = NULL, *info = NULL;
+    json_error_t je;
+    assay_params params = {0};
+    assay_model *m = assay_calloc(1, sizeof *m);
+    if (!m) return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+
+    if ((rc = need_meta(f, name, "assay.kind", &s, err))) goto fail;
+    const assay_estimator_vt *vt = assay__estimator_find(s);
+    if (!vt) {
+        rc = assay_error_set(err, ASSAY_EFORMAT, "%s: unknown model kind '%.64s'", name, s);
+        goto fail;
+    }
+    if (!(m->kind = assay_strdup(s))) goto nomem;
+    if ((rc = need_meta(f, name, "assay.task", &s, err))) goto fail;
+    if (assay_task_from_name(s, &m->task) || m->task == ASSAY_TASK_AUTO ||
+        !(vt->tasks & (1u << m->task))) {
+        rc = assay_error_set(err, ASSAY_EFORMAT, "%s: invalid task '%.32s' for model '%s'", name,
+                             s, m->kind);
+        goto fail;
+    }
+    if ((rc = need_meta(f, name, "assay.target", &s, err))) goto fail;
+    if (!(m->target = assay_strdup(s))) goto nomem;
+    if ((rc = need_meta(f, name, "assay.params", &s, err))) goto fail;
+    if (!(m->params = assay_strdup(s))) goto nomem;
+    if ((rc = assay_params_parse(m->params, &params, err))) {
+        rc = assay_error_prefix(err, "%s: assay.params", name);
+        rc = ASSAY_EFORMAT;
+        err->code = rc;
+        goto fail;
+    }
+
+    /* Labels. */
+    if ((rc = need_meta(f, name, "assay.labels", &s, err))) goto fail;
+    labels = json_loads(s, 0, &je);
+    if (!labels || !json_is_array(labels)) {
+        rc = assay_error_set(err, ASSAY_EFORMAT, "%s: assay.labels is not a JSON array", name);
+        goto fail;
+    }
+    size_t nl = json_array_size(labels);
+    if (m->task == ASSAY_TASK_REGRESSION ? nl != 0
+                                          : (nl < 2 || nl > 1000 ||
+                                             (m->task == ASSAY_TASK_BINARY && nl != 2))) {
+        rc = assay_error_set(err, ASSAY_EFORMAT, "%s: %zu labels for a %s model", name, nl,
+                             assay_task_name(m->task));
+        goto fail;
+    }
+    if (nl) {
+        m->labels = assay_calloc(nl, sizeof *m->labels);
+        if (!m->labels) goto nomem;
+        m->nclasses = (int)nl;
+        for (size_t k = 0; k < nl; k++) {
+            const char *l = json_string_value(json_array_get(labels, k));
+            if (!l) {
+                rc = assay_error_set(err, ASSAY_EFORMAT, "%s: label %zu is not a string", name, k);
+                goto fail;
+            }
+            if (!(m->labels[k] = assay_strdup(l))) goto nomem;
+        }
+    }
+    long v;
+    if ((rc = need_meta(f, name, "assay.positive", &s, err))) goto fail;
+    if (parse_long(s, 0, m->nclasses ? m->nclasses - 1 : 0, &v)) {
+        rc = assay_error_set(err, ASSAY_EFORMAT, "%s: invalid assay.positive '%.32s'", name, s);
+        goto fail;
+    }
+    m->positive = (int)v;
+    if ((rc = need_meta(f, name, "assay.threshold", &s, err))) goto fail;
+    char *end;
+    m->threshold = strtod(s, &end);
+    if (end == s || *end || !(m->threshold >= 0.0 && m->threshold <= 1.0)) {
+        rc = assay_error_set(err, ASSAY_EFORMAT, "%s: invalid assay.threshold '%.32s'", name, s);
+        goto fail;
+    }
+
+    /* Pipeline and schema. */
+    if ((rc = need_meta(f, name, "assay.pipeline", &s, err))) goto fail;
+    if ((rc = assay_pipeline_from_json(s, &m->pipe, err))) {
+        assay_error_prefix(err, "%s: assay.pipeline", name);
+        goto fail;
+    }
+    int64_t d = assay_pipeline_nfeatures(m->pipe);
+    if ((rc = need_meta(f, name, "assay.nfeatures", &s, err))) goto fail;
+    if (parse_long(s, 1, 100000000, &v) || v != d) {
+        rc = assay_error_set(err, ASSAY_EFORMAT,
+                             "%s: assay.nfeatures '%.32s' does not match the pipeline's %lld",
+                             name, s, (long long)d);
+        goto fail;
+    }
+    if ((rc = need_meta(f, name, "assay.schema", &s, err))) goto fail;
+    schema = json_loads(s, 0, &je);
+    const char *tt = NULL;
+    if (schema && json_is_array(schema) && json_array_size(schema) > 0)
+        tt = json_string_value(json_object_get(
+            json_array_get(schema, json_array_size(schema) - 1), "type"));
+    if (!tt || assay_coltype_from_name(tt, &m->target_type)) {
+        rc = assay_error_set(err, ASSAY_EFORMAT, "%s: invalid assay.schema", name);
+        goto fail;
+    }
+    if (build_overrides(m)) goto nomem;
+
+    /* Estimator. */
+    if ((rc = need_meta(f, name, "assay.estimator", &s, err))) goto fail;
+    estmeta = json_loads(s, 0, &je);
+    if (!estmeta || !json_is_object(estmeta)) {
+        rc = assay_error_set(err, ASSAY_EFORMAT, "%s: assay.estimator is not a JSON object", name);
+        goto fail;
+    }
+    if ((rc = vt->create(&params, m->task, m->nclasses, d, &m->est, err))) {
+        assay_error_prefix(err, "%s", name);
+        err->code = rc = ASSAY_EFORMAT;
+        goto fail;
+    }
+    if ((rc = vt->load(m->est, f, "est.", estmeta, err))) {
+        assay_error_prefix(err, "%s", name);
+        goto fail;
+    }
+
+    /* Info: one JSON object of key -> JSON value. */
+    if ((s = assay_mfile_meta(f, "assay.info"))) {
+        info = json_loads(s, 0, &je);
+        if (!info || !json_is_object(info)) {
+            rc = assay_error_set(err, ASSAY_EFORMAT, "%s: assay.info is not a JSON object", name);
+            goto fail;
+        }
+        const char *key;
+        json_t *val;
+        json_object_foreach(info, key, val) {
+            char *text = dump(json_incref(val));
+            if (!text) goto nomem;
+            rc = assay_model_set_info(m, key, text, err);
+            assay_free(text);
+            if (rc) goto fail;
+        }
+    }
+    json_decref(labels);
+    json_decref(schema);
+    json_decref(estmeta);
+    json_decref(info);
+    assay_params_deinit(&params);
+    *out = m;
+    return ASSAY_OK;
+nomem:
+    rc = assay_error_set(err, ASSAY_ENOMEM, "out of memory loading the model");
+fail:
+    json_decref(labels);
+    json_decref(schema);
+    json_decref(estmeta);
+    json_decref(info);
+    assay_params_deinit(&params);
+    assay_model_free(m);
+    return rc;
+}
+
+int assay_model_load(const char *path, assay_model **out, assay_error *err) {
+    *out = NULL;
+    assay_mfile *f = NULL;
+    int rc = assay_mfile_load(path, &f, err);
+    if (rc) return rc;
+    rc = model_from_mfile(f, path, out, err);
+    assay_mfile_free(f);
+    return rc;
+}
+
+int assay_model_load_buffer(const void *buf, size_t len, const char *name, assay_model **out,
+                            assay_error *err) {
+    *out = NULL;
+    assay_mfile *f = NULL;
+    int rc = assay_mfile_load_buffer(buf, len, name, &f, err);
+    if (rc) return rc;
+    rc = model_from_mfile(f, name, out, err);
+    assay_mfile_free(f);
+    return rc;
+}

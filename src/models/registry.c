@@ -1,0 +1,37 @@
+/* registry.c - the table of estimators and the public registry queries of model.h.
+ *
+ * Adding an estimator is one line in the table below. It does not create or fit anything. */
+#include "estimator.h"
+
+static const assay_estimator_vt *const registry[] = {
+    &assay__logreg_vt,
+    &assay__linear_vt,
+    &assay__ridge_vt,
+};
+
+#define NKINDS ((int)(sizeof registry / sizeof registry[0]))
+
+const assay_estimator_vt *assay__estimator_find(const char *name) {
+    if (!name) return NULL;
+    for (int i = 0; i < NKINDS; i++)
+        if (strcmp(registry[i]->name, name) == 0) return registry[i];
+    return NULL;
+}
+
+int assay_model_kind_count(void) { return NKINDS; }
+
+const char *assay_model_kind_name(int i) {
+    return i >= 0 && i < NKINDS ? registry[i]->name : NULL;
+}
+
+const char *assay_model_kind_summary(int i) {
+    return i >= 0 && i < NKINDS ? registry[i]->summary : NULL;
+}
+
+int assay_model_kind_supports(const char *kind, assay_task task) {
+    const assay_estimator_vt *vt = assay__estimator_find(kind);
+    if (!vt) return -1;
+    if (task == ASSAY_TASK_AUTO) return 1;
+    if ((int)task < 0 || (int)task > 30) return 0;
+    return (vt->tasks & (1u << task)) ? 1 : 0;
+}
