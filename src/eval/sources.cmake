@@ -1,4 +1,6 @@
 # Sources of the eval module.
 set(ASSAY_EVAL_SOURCES
+  src/eval/metrics.c
   src/eval/names.c
+  src/eval/report.c
 )
