@@ -259,6 +259,19 @@ typedef struct cv_result {
     double mean[16], sd[16];
 } cv_result;
 
+/* Rows of t whose target cell is present (all rows when the target column does not exist: the
+ * target encoder then names the problem). Rows without a label cannot be learned from or
+ * scored; they are dropped and counted, as the report says. */
+static int64_t *labeled_rows(const assay_table *t, const char *target, int64_t *n) {
+    int tc = assay_table_find(t, target);
+    int64_t *rows = malloc(sizeof *rows * (size_t)t->nrows + 1);
+    if (!rows) return NULL;
+    *n = 0;
+    for (int64_t i = 0; i < t->nrows; i++)
+        if (tc < 0 || !t->cols[tc].missing[i]) rows[(*n)++] = i;
+    return rows;
+}
+
 static int run_cv(fit_cli *a, const assay_table *t, const assay_split *holdout,
                   const assay_target *tg, const int32_t *strata, cv_result *res,
                   assay_error *err) {
@@ -402,6 +415,7 @@ int cmd_fit(int argc, char **argv) {
     assay_store *st = NULL;
     double *out = NULL, *ytest = NULL;
     int32_t *pred = NULL;
+    int64_t *labeled = NULL, *test_labeled = NULL, nlabeled = 0, ntest_labeled = 0;
     char *stem = NULL, *out_default = NULL, *metrics_s = NULL, *abs_out = NULL;
     json_t *doc = NULL, *test_metrics = NULL;
     cv_result cv = {0};
@@ -429,15 +443,18 @@ int cmd_fit(int argc, char **argv) {
         goto fail;
 
     if ((rc = cli_read_table(&a.c, a.data, NULL, 0, &t, &err))) goto fail;
-    if ((rc = assay_target_encode(&a.fo, t, NULL, t->nrows, &tg, &err))) goto fail;
+    if (!(labeled = labeled_rows(t, a.fo.target, &nlabeled))) goto nomem;
+    if ((rc = assay_target_encode(&a.fo, t, labeled, nlabeled, &tg, &err))) goto fail;
     a.fo.task = tg.task;
     if (tg.nclasses) {
         a.fo.labels = (const char *const *)tg.labels;
         a.fo.nlabels = tg.nclasses;
         if (tg.task == ASSAY_TASK_BINARY) a.fo.positive = tg.labels[tg.positive];
+        /* strata are indexed by table row; unlabeled rows are in no split */
         strata = malloc(sizeof *strata * (size_t)t->nrows + 1);
         if (!strata) goto nomem;
-        for (int64_t i = 0; i < t->nrows; i++) strata[i] = (int32_t)tg.y[i];
+        for (int64_t i = 0; i < t->nrows; i++) strata[i] = -1;
+        for (int64_t i = 0; i < nlabeled; i++) strata[labeled[i]] = (int32_t)tg.y[i];
     }
 
     /* The test set: a file, the latest rows by time, or a stratified holdout. */
@@ -451,10 +468,11 @@ int cmd_fit(int argc, char **argv) {
             ov[j].type = t->cols[j].type;
         }
         if ((rc = cli_read_table(&a.c, a.test_path, ov, nov, &test_t, &err))) goto fail;
-        hold.ntrain = t->nrows;
-        hold.train = assay_mallocarray((size_t)t->nrows + 1, sizeof *hold.train);
+        if (!(test_labeled = labeled_rows(test_t, a.fo.target, &ntest_labeled))) goto nomem;
+        hold.ntrain = nlabeled;
+        hold.train = assay_mallocarray((size_t)nlabeled + 1, sizeof *hold.train);
         if (!hold.train) goto nomem;
-        for (int64_t i = 0; i < t->nrows; i++) hold.train[i] = i;
+        memcpy(hold.train, labeled, sizeof *labeled * (size_t)nlabeled);
         snprintf(split_buf, sizeof split_buf, "test set %s", a.test_path);
         split_desc = split_buf;
     } else if (a.time_column) {
@@ -470,41 +488,47 @@ int cmd_fit(int argc, char **argv) {
                                  a.time_column, assay_coltype_name(t->cols[tc].type));
             goto fail;
         }
-        if ((rc = assay_split_time(NULL, t->nrows, t->cols[tc].num, t->cols[tc].missing,
+        if ((rc = assay_split_time(labeled, nlabeled, t->cols[tc].num, t->cols[tc].missing,
                                    a.test_size > 0 ? a.test_size : 0.2, &hold, &err)))
             goto fail;
         snprintf(split_buf, sizeof split_buf, "latest %.0f%% by '%s'",
                  (a.test_size > 0 ? a.test_size : 0.2) * 100, a.time_column);
         split_desc = split_buf;
     } else if (a.test_size > 0) {
-        if ((rc = assay_split_holdout(NULL, t->nrows, strata, a.test_size, a.c.seed, &hold, &err)))
+        if ((rc = assay_split_holdout(labeled, nlabeled, strata, a.test_size, a.c.seed, &hold, &err)))
             goto fail;
         snprintf(split_buf, sizeof split_buf, "holdout %.0f%%%s, seed %llu", a.test_size * 100,
                  strata ? ", stratified" : "", (unsigned long long)a.c.seed);
         split_desc = split_buf;
     } else {
-        hold.ntrain = t->nrows;
-        hold.train = assay_mallocarray((size_t)t->nrows + 1, sizeof *hold.train);
+        hold.ntrain = nlabeled;
+        hold.train = assay_mallocarray((size_t)nlabeled + 1, sizeof *hold.train);
         if (!hold.train) goto nomem;
-        for (int64_t i = 0; i < t->nrows; i++) hold.train[i] = i;
+        memcpy(hold.train, labeled, sizeof *labeled * (size_t)nlabeled);
         split_desc = "no test set";
     }
     const assay_table *tt = test_t ? test_t : t;
-    const int64_t *test_rows = test_t ? NULL : hold.test;
-    int64_t ntest = test_t ? test_t->nrows : hold.ntest;
+    const int64_t *test_rows = test_t ? test_labeled : hold.test;
+    int64_t ntest = test_t ? ntest_labeled : hold.ntest;
 
     if (!a.c.json) {
         printf("assay fit: %s: %lld rows, %d columns\n", a.data, (long long)t->nrows, t->ncols);
         json_decref(invalid_cells_json(t, 1));
+        if (nlabeled < t->nrows)
+            printf("target '%s' is missing in %lld rows: dropped\n", a.fo.target,
+                   (long long)(t->nrows - nlabeled));
+        if (test_t && ntest_labeled < test_t->nrows)
+            printf("target '%s' is missing in %lld rows of %s: dropped\n", a.fo.target,
+                   (long long)(test_t->nrows - ntest_labeled), a.test_path);
         if (tg.task == ASSAY_TASK_REGRESSION) {
             printf("target '%s': regression\n", a.fo.target);
         } else {
             int64_t npos = 0;
-            for (int64_t i = 0; i < t->nrows; i++) npos += tg.y[i] == tg.positive;
+            for (int64_t i = 0; i < nlabeled; i++) npos += tg.y[i] == tg.positive;
             if (tg.task == ASSAY_TASK_BINARY)
                 printf("target '%s': binary, positive class '%s' (%lld rows, %.1f%%)\n",
                        a.fo.target, tg.labels[tg.positive], (long long)npos,
-                       100.0 * (double)npos / (double)t->nrows);
+                       100.0 * (double)npos / (double)nlabeled);
             else
                 printf("target '%s': multiclass, %d classes\n", a.fo.target, tg.nclasses);
         }
@@ -604,8 +628,9 @@ int cmd_fit(int argc, char **argv) {
                 json_object_set_new(doc, "positive", json_string(tg.labels[tg.positive]));
         }
         json_object_set_new(doc, "model_path", json_string(abs_out ? abs_out : a.out));
-        json_object_set_new(doc, "data", json_pack("{s:s,s:I,s:i,s:s,s:I,s:I,s:s,s:o}", "path", a.data, "rows",
-                                                   (json_int_t)t->nrows, "columns", t->ncols,
+        json_object_set_new(doc, "data", json_pack("{s:s,s:I,s:I,s:i,s:s,s:I,s:I,s:s,s:o}", "path", a.data, "rows",
+                                                   (json_int_t)t->nrows, "unlabeled_rows",
+                                                   (json_int_t)(t->nrows - nlabeled), "columns", t->ncols,
                                                    "fingerprint", fp, "train_rows",
                                                    (json_int_t)hold.ntrain, "test_rows",
                                                    (json_int_t)ntest, "split", split_desc,
@@ -660,6 +685,8 @@ done:
     free(ytest);
     free(pred);
     free(strata);
+    free(labeled);
+    free(test_labeled);
     free(stem);
     free(out_default);
     assay_metrics_deinit(&met);

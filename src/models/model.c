@@ -568,7 +568,7 @@ const char *assay_model_info(const assay_model *m, const char *key) {
 /* ---- save / load ------------------------------------------------------------------------- */
 
 static char *dump(json_t *j) {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
     json_decref(j);
     if (!s) return NULL;
     char *c = assay_strdup(s);
