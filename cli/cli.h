@@ -12,6 +12,8 @@
 enum { CLI_OK = 0, CLI_BAD_INPUT = 1, CLI_INTERNAL = 2 };
 
 /* Options every data-reading command accepts. */
+#define CLI_MAX_ARGS 256
+
 typedef struct cli_common {
     const char *db;            /* --db, else ASSAY_DB, else assay.db; "none" disables */
     int json;                  /* --json */
@@ -24,6 +26,8 @@ typedef struct cli_common {
     int n_overrides;
     int argc;                  /* the command line, recorded in the store */
     char **argv;
+    const char *typed[CLI_MAX_ARGS]; /* argv as typed, before getopt reorders it */
+    int ntyped;
     double started;            /* wall clock (unix seconds) */
     double t0;                 /* monotonic start */
 } cli_common;
@@ -72,6 +76,10 @@ int cli_check_output_path(const char *option, const char *path, assay_error *err
 /* The store: NULL (and no error) when --db none. */
 int cli_store_open(const cli_common *c, assay_store **out, assay_error *err);
 /* The command line as one string (assay_free). */
+/* Opens the store and records a successful run of command over the data set at data_path
+ * (table t); a store that cannot be opened gives a warning, never a failure. */
+void cli_record_data_run(const cli_common *c, const char *command, const char *data_path,
+                         const assay_table *t, const char *metrics_json);
 char *cli_argv_string(const cli_common *c);
 /* Record a run (best effort: a store error is printed as a warning, never fatal). */
 int64_t cli_record_run(const cli_common *c, assay_store *st, const char *command,

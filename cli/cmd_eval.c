@@ -13,7 +13,6 @@ int cmd_eval(int argc, char **argv) {
     assay_error err = {0};
     assay_model *m = NULL;
     assay_table *t = NULL;
-    assay_store *st = NULL;
     assay_metrics met = {0};
     double *out = NULL, *y = NULL;
     int32_t *pred = NULL;
@@ -75,11 +74,7 @@ int cmd_eval(int argc, char **argv) {
         if (b.data) fputs(b.data, stdout);
         assay_buf_deinit(&b);
     }
-    if (cli_store_open(&c, &st, &err) == 0 && st) {
-        char fp[17];
-        assay_table_fingerprint(t, fp);
-        cli_record_run(&c, st, "eval", NULL, cli_record_dataset(st, data_path, t), fp, mj, 0, NULL);
-    }
+    cli_record_data_run(&c, "eval", data_path, t, mj);
     goto done;
 fail:
     status = cli_fail("eval", &err);
@@ -92,7 +87,6 @@ done:
     assay_metrics_deinit(&met);
     assay_model_free(m);
     assay_table_free(t);
-    assay_store_close(st);
     cli_common_deinit(&c);
     return status;
 }

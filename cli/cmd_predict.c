@@ -35,7 +35,6 @@ int cmd_predict(int argc, char **argv) {
     assay_error err = {0};
     assay_model *m = NULL;
     assay_table *t = NULL;
-    assay_store *st = NULL;
     double *out = NULL;
     assay_buf b = {0};
     int keepcol[32];
@@ -138,11 +137,7 @@ int cmd_predict(int argc, char **argv) {
         }
     }
     if ((rc = cli_write_output(out_path, b.data ? b.data : "", b.len, &err))) goto fail;
-    if (cli_store_open(&c, &st, &err) == 0 && st) {
-        char fp[17];
-        assay_table_fingerprint(t, fp);
-        cli_record_run(&c, st, "predict", NULL, cli_record_dataset(st, data_path, t), fp, NULL, 0, NULL);
-    }
+    cli_record_data_run(&c, "predict", data_path, t, NULL);
     goto done;
 fail:
     status = cli_fail("predict", &err);
@@ -151,7 +146,6 @@ done:
     free(out);
     assay_model_free(m);
     assay_table_free(t);
-    assay_store_close(st);
     cli_common_deinit(&c);
     return status;
 }

@@ -156,7 +156,6 @@ int cmd_profile(int argc, char **argv) {
     cli_common_apply(&c);
     assay_error err = {0};
     assay_table *t = NULL;
-    assay_store *st = NULL;
     int64_t *kept = NULL, nkept = 0;
     json_t *doc = NULL;
     int rc = cli_read_table(&c, path, NULL, 0, &t, &err);
@@ -221,13 +220,11 @@ int cmd_profile(int argc, char **argv) {
             printf("\n");
         }
     }
-    if (cli_store_open(&c, &st, &err) == 0 && st)
-        cli_record_run(&c, st, "profile", NULL, cli_record_dataset(st, path, t), fp, NULL, 0, NULL);
+    cli_record_data_run(&c, "profile", path, t, NULL);
 done:
     json_decref(doc);
     assay_free(kept);
     assay_table_free(t);
-    assay_store_close(st);
     cli_common_deinit(&c);
     return status;
 }

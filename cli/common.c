@@ -19,6 +19,9 @@ void cli_common_init(cli_common *c, int argc, char **argv) {
     c->seed = 42;
     c->argc = argc;
     c->argv = argv;
+    /* getopt_long reorders argv while parsing: keep the order as typed */
+    c->ntyped = argc < CLI_MAX_ARGS ? argc : CLI_MAX_ARGS;
+    for (int i = 0; i < c->ntyped; i++) c->typed[i] = argv[i];
     struct timeval tv;
     gettimeofday(&tv, NULL);
     c->started = (double)tv.tv_sec + tv.tv_usec * 1e-6;
@@ -218,11 +221,13 @@ int cli_store_open(const cli_common *c, assay_store **out, assay_error *err) {
 
 char *cli_argv_string(const cli_common *c) {
     assay_buf b = {0};
-    for (int i = 0; i < c->argc; i++) {
-        const char *a = c->argv[i];
-        int quote = strpbrk(a, " \t\"'") != NULL || !*a;
-        assay_buf_printf(&b, "%s%s%s%s", i ? " " : "", quote ? "'" : "", a, quote ? "'" : "");
+    assay_buf_printf(&b, "assay");
+    for (int i = 0; i < c->ntyped; i++) {
+        const char *a = c->typed[i];
+        int quote = strpbrk(a, " \t\"'$") != NULL || !*a;
+        assay_buf_printf(&b, " %s%s%s", quote ? "'" : "", a, quote ? "'" : "");
     }
+    if (c->ntyped < c->argc) assay_buf_printf(&b, " ...");
     return b.data;
 }
 
@@ -338,4 +343,19 @@ int cli_predictions_csv(const assay_model *m, const assay_table *t, const int64_
         if (assay_buf_append(b, "\n", 1)) return ASSAY_ENOMEM;
     }
     return ASSAY_OK;
+}
+
+void cli_record_data_run(const cli_common *c, const char *command, const char *data_path,
+                         const assay_table *t, const char *metrics_json) {
+    assay_store *st = NULL;
+    assay_error err = {0};
+    if (cli_store_open(c, &st, &err)) {
+        fprintf(stderr, "assay %s: warning: run not recorded: %s\n", command, err.msg);
+        return;
+    }
+    if (!st) return;
+    char fp[17];
+    assay_table_fingerprint(t, fp);
+    cli_record_run(c, st, command, NULL, cli_record_dataset(st, data_path, t), fp, metrics_json, 0, NULL);
+    assay_store_close(st);
 }

@@ -30,4 +30,7 @@ static inline const char *assay__format_number(double v, char *buf, size_t cap) 
     return buf;
 }
 
+/* Days since 1970-01-01 -> year, month (1-12), day (1-31); data/table.c. */
+void assay__civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+
 #endif

@@ -32,8 +32,9 @@ int assay_table_find(const assay_table *t, const char *name) {
     return -1;
 }
 
-/* Inverse of days_from_civil (H. Hinnant, civil_from_days). */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
+/* Days since 1970-01-01 -> proleptic Gregorian civil date (Howard Hinnant, "chrono-Compatible
+ * Low-Level Date Algorithms", civil_from_days). Shared with prep's datetime features. */
+void assay__civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     int64_t doe = z - era * 146097;
@@ -57,7 +58,7 @@ static void format_datetime(double v, char *buf, size_t cap) {
     int64_t sod = s - days * 86400;
     int64_t y;
     int m, d;
-    civil_from_days(days, &y, &m, &d);
+    assay__civil_from_days(days, &y, &m, &d);
     if (sod == 0 && frac == 0.0) {
         snprintf(buf, cap, "%04lld-%02d-%02d", (long long)y, m, d);
     } else if (frac == 0.0) {

@@ -28,19 +28,6 @@ const char *assay__prep_field_name(int field) {
     return field >= 0 && field < PREP_NFIELDS ? k_field_names[field] : "value";
 }
 
-/* Days since 1970-01-01 -> civil date (Howard Hinnant, "chrono-Compatible Low-Level Date
- * Algorithms", days_from_civil / civil_from_days), proleptic Gregorian. */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
 
 static int64_t days_from_civil(int64_t y, int m, int d) {
     y -= m <= 2;
@@ -61,7 +48,7 @@ static int calendar(double secs, double out[PREP_NFIELDS]) {
     if (sod >= 86400.0) sod = 86399.0;
     int64_t y;
     int m, d;
-    civil_from_days(days, &y, &m, &d);
+    assay__civil_from_days(days, &y, &m, &d);
     out[PREP_FIELD_YEAR] = (double)y;
     out[PREP_FIELD_MONTH] = m;
     out[PREP_FIELD_DAY] = d;
