@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench_fit.sh [ROWS] - `assay fit --model logreg` against the scikit-learn pipeline it replaces,
 # in the same run on the same data: wall time and peak memory (median of REPS runs), and the
-# ratio. Data: examples/credit_data.csv with 5-fold CV, and a synthetic ROWS-row scale-up
-# (default 1,000,000) with a holdout only. Needs: make release; ASSAY_SETUP_PEERS=1 setup.
+# ratio. Both train on the same 80% and score the same 20% (bench/split_file.py writes the two
+# files), so the test ROC AUCs are comparable. Data: examples/credit_data.csv with 5-fold CV on
+# the training rows, and a synthetic ROWS-row scale-up (default 1,000,000) without CV.
+# Needs: make release; ASSAY_SETUP_PEERS=1 bash scripts/setup.sh (pandas, scikit-learn, bc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${1:-1000000}
@@ -22,21 +24,23 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 run_case() { # NAME DATA CV
   local name=$1 data=$2 cv=$3 at=() am=() pt=() pm=()
+  local tr=/tmp/assay_bench_train_$(basename "$data") te=/tmp/assay_bench_test_$(basename "$data")
+  [ -s "$tr" ] && [ -s "$te" ] || /usr/bin/python3 bench/split_file.py "$data" Status "$tr" "$te"
   for _ in $(seq "$REPS"); do
-    read -r s m < <(measure "$ASSAY" fit "$data" --target Status --positive bad --model logreg \
-      --cv "$cv" --db none --quiet --out /tmp/assay_bench.assay)
+    read -r s m < <(measure "$ASSAY" fit "$tr" --test "$te" --target Status --positive bad \
+      --model logreg --cv "$cv" --db none --quiet --out /tmp/assay_bench.assay)
     at+=("$s"); am+=("$m")
-    read -r s m < <(measure /usr/bin/python3 bench/sklearn_fit.py "$data" Status bad "$cv")
+    read -r s m < <(measure /usr/bin/python3 bench/sklearn_fit.py "$tr" "$te" Status bad "$cv")
     pt+=("$s"); pm+=("$m")
   done
   local a_t a_m p_t p_m
   a_t=$(printf '%s\n' "${at[@]}" | median); a_m=$(printf '%s\n' "${am[@]}" | median)
   p_t=$(printf '%s\n' "${pt[@]}" | median); p_m=$(printf '%s\n' "${pm[@]}" | median)
   local a_auc p_auc
-  a_auc=$("$ASSAY" fit "$data" --target Status --positive bad --model logreg --cv 0 --db none --quiet \
-          --out /tmp/assay_bench.assay --json | jq -r .metrics.test.roc_auc)
-  p_auc=$(/usr/bin/python3 bench/sklearn_fit.py "$data" Status bad 0 | awk '{ print $2 }')
-  printf '%-28s assay %7.2f s %8.1f MiB | scikit-learn %7.2f s %8.1f MiB | time x%.1f, memory /%.1f | AUC %.4f vs %.4f\n' \
+  a_auc=$("$ASSAY" fit "$tr" --test "$te" --target Status --positive bad --model logreg --cv 0 \
+          --db none --quiet --out /tmp/assay_bench.assay --json | jq -r .metrics.test.roc_auc)
+  p_auc=$(/usr/bin/python3 bench/sklearn_fit.py "$tr" "$te" Status bad 0 | awk '{ print $2 }')
+  printf '%-28s assay %7.2f s %8.1f MiB | scikit-learn %7.2f s %8.1f MiB | time x%.1f, memory /%.1f | test AUC %.4f vs %.4f\n' \
     "$name" "$a_t" "$(echo "$a_m / 1024" | bc -l)" "$p_t" "$(echo "$p_m / 1024" | bc -l)" \
     "$(echo "$p_t / $a_t" | bc -l)" "$(echo "$p_m / $a_m" | bc -l)" "$a_auc" "$p_auc"
 }

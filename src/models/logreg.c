@@ -7,7 +7,12 @@
  * weight. Binary: one weight vector and the sigmoid; multiclass: K vectors and the softmax
  * (sklearn's multi_class='multinomial').
  *
- * Solver: L-BFGS (memory M) with a backtracking Armijo line search; for l1 the same loop becomes
+ * Solvers: "newton" (binary, dense input, l2 or no penalty, at most NEWTON_MAX_P parameters: the
+ * case of a business table after its pipeline) is Newton's method with the exact Hessian
+ * X^T diag(s p (1-p)) X + l2 I solved by Cholesky and an Armijo backtracking step, like
+ * scikit-learn's "newton-cholesky": a handful of passes over the rows instead of dozens. Where it
+ * does not apply, or the Hessian is not positive definite, "lbfgs": L-BFGS (memory M) with a
+ * backtracking Armijo line search; for l1 the same loop becomes
  * OWL-QN (Andrew & Gao 2007, "Scalable training of L1-regularized log-linear models": pseudo-
  * gradient, direction constrained to the orthant, steps projected onto it). The objective is
  * divided by C * sum_i s_i so its scale does not depend on n. Convergence: the max-abs
@@ -29,14 +34,17 @@
 #define MIN_BLOCK_ROWS 2048
 #define MAX_BLOCKS 256
 #define BLOCK_BYTES (256.0 * 1024 * 1024) /* cap on the per-block gradient buffers */
+#define NEWTON_MAX_P 1025  /* Hessians up to 1025 x 1025 (8 MiB per block) */
+#define HESS_BLOCKS 16     /* fixed Hessian blocks: deterministic with any thread count */
 
 enum { PEN_L2, PEN_L1, PEN_NONE };
+enum { SOLVER_AUTO, SOLVER_LBFGS, SOLVER_NEWTON };
 
 typedef struct logreg {
     assay_estimator base;
     double C, tol;
     long max_iter;
-    int penalty, balanced, fit_intercept;
+    int penalty, balanced, fit_intercept, solver;
     int K1;            /* weight vectors: 1 (binary) or K */
     double *coef;      /* K1 x d */
     double *intercept; /* K1 */
@@ -46,7 +54,8 @@ typedef struct logreg {
 } logreg;
 
 static const char *const known[] = {"C",   "penalty",  "class_weight", "tol",
-                                    "max_iter", "fit_intercept", NULL};
+                                    "max_iter", "fit_intercept", "solver", NULL};
+static const char *const solvers[] = {"auto", "lbfgs", "newton", NULL};
 static const char *const penalties[] = {"l2", "l1", "none", NULL};
 static const char *const cw_choices[] = {"none", "balanced", NULL};
 static const char *const bools[] = {"false", "true", "0", "1", NULL};
@@ -84,8 +93,13 @@ static int lr_create(const assay_params *p, assay_task task, int nclasses, int64
         (rc = assay_params_choice(p, "class_weight", cw_choices, 0, &m->balanced, err)) ||
         (rc = positive(p, "tol", 1e-6, &m->tol, err)) ||
         (rc = assay_params_int(p, "max_iter", 1000, 1, 100000000L, &m->max_iter, err)) ||
-        (rc = assay_params_choice(p, "fit_intercept", bools, 1, &bi, err)))
+        (rc = assay_params_choice(p, "fit_intercept", bools, 1, &bi, err)) ||
+        (rc = assay_params_choice(p, "solver", solvers, SOLVER_AUTO, &m->solver, err)))
         goto fail;
+    if (m->solver == SOLVER_NEWTON && (task != ASSAY_TASK_BINARY || m->penalty == PEN_L1)) {
+        rc = assay_error_set(err, ASSAY_EINVAL, "solver newton needs a binary task and penalty l2 or none");
+        goto fail;
+    }
     fi = bi % 2;
     m->fit_intercept = (int)fi;
     m->base.vt = &assay__logreg_vt;
@@ -135,15 +149,17 @@ typedef struct problem {
     double *bgrad;        /* nblocks x stride: gradient, then loss, then K1 scratch */
 } problem;
 
-/* log(1 + exp(t)) without overflow or cancellation. */
-static inline double softplus(double t) {
-    return (t > 0 ? t : 0) + log1p(exp(-fabs(t)));
-}
-
-static inline double sigmoid(double z) {
-    if (z >= 0) return 1.0 / (1.0 + exp(-z));
-    double e = exp(z);
-    return e / (1.0 + e);
+/* Binary log loss and its derivative from one exp: with e = exp(-|z|) in (0, 1],
+ * softplus(z) = max(z, 0) + log(1 + e) and sigmoid(z) = 1 / (1 + e) for z >= 0, e / (1 + e)
+ * otherwise. log(1 + e) instead of log1p(e) costs an absolute error below 1.2e-16 per row
+ * (only where e < DBL_EPSILON, when the row's loss is itself that small) and halves the time
+ * of the transcendental part, which dominates a dense low-dimensional fit. */
+static inline double logistic(double z, int y, double *p) {
+    double e = exp(-fabs(z));
+    double inv = 1.0 / (1.0 + e);
+    *p = z >= 0 ? inv : e * inv;
+    double t = y ? -z : z; /* loss = softplus(t) */
+    return (t > 0 ? t : 0) + log(1.0 + e);
 }
 
 /* Loss and gradient of rows [r0, r1) added into g (P) and returned. */
@@ -161,8 +177,9 @@ static double block_eval(const problem *pb, const double *x, int64_t r0, int64_t
             if (si == 0) continue;
             double zi = b[0] + assay__row_dot(X, i, x);
             int yi = pb->y[i] != 0;
-            loss += si * softplus(yi ? -zi : zi);
-            double r = si * (sigmoid(zi) - yi);
+            double p;
+            loss += si * logistic(zi, yi, &p);
+            double r = si * (p - yi);
             assay__row_axpy(X, i, r, g);
             gb[0] += r;
         }
@@ -375,6 +392,99 @@ done:
     return ASSAY_OK;
 }
 
+/* H (P x P, row-major, upper triangle filled) = the Hessian of the smooth objective at x, for the
+ * binary loss: scale * sum_i s_i p_i (1 - p_i) [x_i 1][x_i 1]^T + l2 on the weights' diagonal.
+ * hb: HESS_BLOCKS x P*P scratch, one per fixed block of rows, added in order. */
+static void hessian(const problem *pb, const double *x, double *H, double *hb) {
+    const assay_matrix *X = pb->X;
+    int64_t d = pb->d, P = pb->P, n = pb->n;
+    int64_t brows = (n + HESS_BLOCKS - 1) / HESS_BLOCKS;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int b = 0; b < HESS_BLOCKS; b++) {
+        double *h = hb + (int64_t)b * P * P;
+        memset(h, 0, (size_t)(P * P) * sizeof *h);
+        int64_t r0 = b * brows, r1 = ASSAY_MIN(n, r0 + brows);
+        double row[NEWTON_MAX_P];
+        for (int64_t i = r0; i < r1; i++) {
+            double si = pb->s ? pb->s[i] : 1.0;
+            if (si == 0) continue;
+            double p;
+            (void)logistic(x[d] + assay__row_dot(X, i, x), 1, &p);
+            double w = si * p * (1.0 - p);
+            const float *xi = X->dense + i * d;
+            for (int64_t j = 0; j < d; j++) row[j] = xi[j];
+            row[d] = 1.0;
+            for (int64_t j = 0; j < P; j++) {
+                double a = w * row[j];
+                double *hj = h + j * P;
+                for (int64_t k = j; k < P; k++) hj[k] += a * row[k];
+            }
+        }
+    }
+    for (int64_t j = 0; j < P; j++)
+        for (int64_t k = j; k < P; k++) {
+            double a = 0;
+            for (int b = 0; b < HESS_BLOCKS; b++) a += hb[(int64_t)b * P * P + j * P + k];
+            H[j * P + k] = a * pb->scale;
+        }
+    for (int64_t j = 0; j < d; j++) H[j * P + j] += pb->l2;
+    if (!pb->fit_intercept) { /* the intercept stays 0: decouple it */
+        for (int64_t j = 0; j < d; j++) H[j * P + d] = 0;
+        H[d * P + d] = 1.0;
+    }
+}
+
+/* Newton's method from x = 0 (binary, dense, no l1). Returns ASSAY_OK, ASSAY_ENOMEM, or 1 when
+ * the Hessian is not positive definite (the caller then runs L-BFGS). */
+static int newton(problem *pb, double tol, long max_iter, double *x, long *n_iter,
+                  int *converged, double *fout) {
+    int64_t P = pb->P;
+    double *work = assay_mallocarray((size_t)(P * P * (HESS_BLOCKS + 1) + 4 * P), sizeof *work);
+    if (!work) return ASSAY_ENOMEM;
+    double *H = work, *hb = H + P * P, *g = hb + HESS_BLOCKS * P * P, *dir = g + P, *xn = dir + P,
+           *gn = xn + P;
+    memset(x, 0, (size_t)P * sizeof *x);
+    double f = eval(pb, x, g), g0 = maxabs(g, P);
+    int rc = ASSAY_OK;
+    long it = 0;
+    *converged = !(g0 > 0);
+    for (it = 1; it <= max_iter && !*converged; it++) {
+        hessian(pb, x, H, hb);
+        for (int64_t p = 0; p < P; p++) dir[p] = -g[p];
+        /* row-major upper = column-major lower */
+        int np = (int)P, info = 0, one = 1;
+        dpotrf_("L", &np, H, &np, &info);
+        if (info == 0) dpotrs_("L", &np, &one, H, &np, dir, &np, &info);
+        if (info != 0) {
+            rc = 1;
+            break;
+        }
+        double dd = dot(g, dir, P), t = 1.0, fn = 0;
+        int ok = 0;
+        for (int bt = 0; bt < MAX_BACKTRACK && dd < 0; bt++) {
+            for (int64_t p = 0; p < P; p++) xn[p] = x[p] + t * dir[p];
+            fn = eval(pb, xn, gn);
+            if (isfinite(fn) && fn <= f + ARMIJO * t * dd) {
+                ok = 1;
+                break;
+            }
+            t *= 0.5;
+        }
+        if (!ok) { /* no decrease at machine precision: as good as it gets */
+            *converged = maxabs(g, P) <= fmax(tol, 1e-7) * g0;
+            break;
+        }
+        memcpy(x, xn, (size_t)P * sizeof *x);
+        memcpy(g, gn, (size_t)P * sizeof *g);
+        f = fn;
+        *converged = maxabs(g, P) <= tol * g0;
+    }
+    *n_iter = it > max_iter ? max_iter : it;
+    *fout = f;
+    assay_free(work);
+    return rc;
+}
+
 static int lr_fit(assay_estimator *e, const assay_design *ds, assay_error *err) {
     logreg *m = (logreg *)e;
     const assay_matrix *X = &ds->X;
@@ -450,7 +560,12 @@ static int lr_fit(assay_estimator *e, const assay_design *ds, assay_error *err) 
     if (!pb.bgrad || !x) goto nomem;
 
     double F;
-    if ((rc = minimise(&pb, m->tol, m->max_iter, x, &m->n_iter, &m->converged, &F))) goto nomem;
+    int use_newton = m->K1 == 1 && X->dense && m->penalty != PEN_L1 && pb.P <= NEWTON_MAX_P &&
+                     m->solver != SOLVER_LBFGS;
+    rc = use_newton ? newton(&pb, m->tol, m->max_iter, x, &m->n_iter, &m->converged, &F) : 1;
+    if (rc == ASSAY_ENOMEM) goto nomem;
+    if (rc == 1 && (rc = minimise(&pb, m->tol, m->max_iter, x, &m->n_iter, &m->converged, &F)))
+        goto nomem;
     for (int64_t p = 0; p < pb.P; p++)
         if (!isfinite(x[p])) {
             rc = assay_error_set(err, ASSAY_ECONVERGE, "logreg: the solver diverged");
@@ -482,7 +597,8 @@ static int lr_predict(const assay_estimator *e, const assay_matrix *X, double *o
     for (int64_t i = 0; i < n; i++) {
         double *o = out + i * K;
         if (K1 == 1) {
-            double p = sigmoid(m->intercept[0] + assay__row_dot(X, i, m->coef));
+            double p;
+            (void)logistic(m->intercept[0] + assay__row_dot(X, i, m->coef), 1, &p);
             o[0] = 1.0 - p;
             o[1] = p;
             continue;

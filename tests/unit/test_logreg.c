@@ -223,6 +223,57 @@ static data synth(int64_t n, int64_t d, int K, uint64_t seed, double noise) {
     return D;
 }
 
+/* Newton (chosen by default for binary dense l2/none) and L-BFGS reach the same optimum: same
+ * objective to 1e-12 relative and coefficients to 1e-6, with sample weights, balanced classes
+ * and without an intercept; Newton's model does not depend on the thread count. */
+static void test_solvers_agree(void) {
+    int saved = omp_get_max_threads();
+    data D = synth(30000, 20, 2, 11, 1.0);
+    D.w = malloc(sizeof(double) * (size_t)D.n);
+    for (int64_t i = 0; i < D.n; i++) D.w[i] = 0.5 + (double)(i % 7) / 4.0;
+    const char *variants[] = {"C=1", "C=0.01,class_weight=balanced", "penalty=none",
+                              "fit_intercept=false,C=10"};
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        char pn[128], pl[128];
+        snprintf(pn, sizeof pn, "%s,solver=newton,tol=1e-10", variants[v]);
+        snprintf(pl, sizeof pl, "%s,solver=lbfgs,tol=1e-10", variants[v]);
+        assay_error err = {0};
+        int rc;
+        assay_threads_set(1);
+        assay_estimator *en = fit(pn, ASSAY_TASK_BINARY, 2, &D, NULL, &rc, &err);
+        CHECK_MSG(en != NULL, "%s: %s", pn, err.msg);
+        assay_threads_set(2);
+        assay_estimator *en2 = fit(pn, ASSAY_TASK_BINARY, 2, &D, NULL, &rc, &err);
+        assay_estimator *el = fit(pl, ASSAY_TASK_BINARY, 2, &D, NULL, &rc, &err);
+        CHECK_MSG(el != NULL, "%s: %s", pl, err.msg);
+        if (en && el && en2) {
+            double cn[20], in[1], cl[20], il[1], c2[20], i2[1];
+            coefs(en, cn, in);
+            coefs(el, cl, il);
+            coefs(en2, c2, i2);
+            CHECK(memcmp(cn, c2, sizeof cn) == 0 && in[0] == i2[0]);
+            const char *pen = strstr(variants[v], "none") ? "none" : "l2";
+            double C = strstr(variants[v], "C=0.01") ? 0.01 : strstr(variants[v], "C=10") ? 10 : 1;
+            int bal = strstr(variants[v], "balanced") != NULL;
+            double on = objective(cn, in, &D, 2, C, pen, bal), ol = objective(cl, il, &D, 2, C, pen, bal);
+            CHECK_MSG(fabs(on - ol) <= 1e-12 * fabs(ol) || on < ol, "%s: newton %.17g lbfgs %.17g",
+                      variants[v], on, ol);
+            double worst = fabs(in[0] - il[0]);
+            for (int j = 0; j < 20; j++) worst = fmax(worst, fabs(cn[j] - cl[j]) / fmax(1.0, fabs(cl[j])));
+            CHECK_MSG(worst < 1e-6, "%s: coefficients differ by %g", variants[v], worst);
+            if (strstr(variants[v], "fit_intercept=false")) CHECK(in[0] == 0.0);
+        }
+        if (en) en->vt->free(en);
+        if (en2) en2->vt->free(en2);
+        if (el) el->vt->free(el);
+    }
+    assay_error err = {0};
+    int rc;
+    CHECK(fit("solver=newton,penalty=l1", ASSAY_TASK_BINARY, 2, &D, NULL, &rc, &err) == NULL && rc == ASSAY_EINVAL);
+    assay_threads_set(saved);
+    data_free(&D);
+}
+
 static void test_determinism(void) {
     int saved = omp_get_max_threads();
     data D = synth(20000, 12, 3, 7, 1.0);
@@ -488,6 +539,7 @@ static void test_save_load(void) {
 int main(void) {
     RUN(test_parity);
     RUN(test_determinism);
+    RUN(test_solvers_agree);
     RUN(test_separable);
     RUN(test_edges);
     RUN(test_params);
