@@ -404,7 +404,10 @@ static void hessian(const problem *pb, const double *x, double *H, double *hb) {
         double *h = hb + (int64_t)b * P * P;
         memset(h, 0, (size_t)(P * P) * sizeof *h);
         int64_t r0 = b * brows, r1 = ASSAY_MIN(n, r0 + brows);
-        double row[NEWTON_MAX_P];
+        /* Rank-1 updates over the row's nonzeros only: one-hot columns make most of a
+         * business table's design zeros, which cuts the work about threefold. */
+        double val[NEWTON_MAX_P];
+        int idx[NEWTON_MAX_P];
         for (int64_t i = r0; i < r1; i++) {
             double si = pb->s ? pb->s[i] : 1.0;
             if (si == 0) continue;
@@ -412,12 +415,18 @@ static void hessian(const problem *pb, const double *x, double *H, double *hb) {
             (void)logistic(x[d] + assay__row_dot(X, i, x), 1, &p);
             double w = si * p * (1.0 - p);
             const float *xi = X->dense + i * d;
-            for (int64_t j = 0; j < d; j++) row[j] = xi[j];
-            row[d] = 1.0;
-            for (int64_t j = 0; j < P; j++) {
-                double a = w * row[j];
-                double *hj = h + j * P;
-                for (int64_t k = j; k < P; k++) hj[k] += a * row[k];
+            int nz = 0;
+            for (int j = 0; j < (int)d; j++)
+                if (xi[j] != 0) {
+                    idx[nz] = j;
+                    val[nz++] = xi[j];
+                }
+            idx[nz] = (int)d;
+            val[nz++] = 1.0;
+            for (int a = 0; a < nz; a++) {
+                double wa = w * val[a];
+                double *hj = h + (int64_t)idx[a] * P;
+                for (int c = a; c < nz; c++) hj[idx[c]] += wa * val[c];
             }
         }
     }

@@ -31,7 +31,8 @@ static uint64_t hash_str(const char *s) {
     return h;
 }
 
-static uint64_t row_hash(const assay_table *t, int64_t i) {
+/* lh[c]: hashes of column c's level texts (categorical columns), computed once per call. */
+static uint64_t row_hash(const assay_table *t, uint64_t *const *lh, int64_t i) {
     uint64_t h = 0x12345678;
     for (int c = 0; c < t->ncols; c++) {
         const assay_column *col = &t->cols[c];
@@ -39,7 +40,7 @@ static uint64_t row_hash(const assay_table *t, int64_t i) {
         if (missing_at(col, i)) {
             v = 0x6d697373ULL; /* "miss" */
         } else if (col->type == ASSAY_COL_CATEGORICAL) {
-            v = hash_str(col->levels[col->cat[i]]);
+            v = lh[c][col->cat[i]];
         } else if (col->type == ASSAY_COL_TEXT) {
             v = hash_str(col->text[i]);
         } else {
@@ -82,38 +83,57 @@ int assay_prep_dedup(const assay_table *t, const int64_t *rows, int64_t nrows, i
         if (rows[r] < 0 || rows[r] >= t->nrows)
             return assay_error_set(err, ASSAY_EINVAL, "dedup: row index %lld out of range (table has %lld rows)",
                                    (long long)rows[r], (long long)t->nrows);
+    /* Hashes first, in parallel (the costly part); then one ordered pass through an
+     * open-addressing table, which keeps the first occurrence whatever the thread count. */
     size_t cap = 16;
     while (cap < (size_t)nrows * 2) cap *= 2;
+    typedef struct {
+        int64_t row; /* table row, -1 empty */
+        uint64_t hash;
+    } entry;
     int64_t *out = assay_mallocarray(nrows ? (size_t)nrows : 1, sizeof *out);
-    int64_t *slot = assay_mallocarray(cap, sizeof *slot);   /* table row, -1 empty */
-    uint64_t *shash = assay_mallocarray(cap, sizeof *shash);
-    if (!out || !slot || !shash) {
-        assay_free(out);
-        assay_free(slot);
-        assay_free(shash);
-        return assay_error_set(err, ASSAY_ENOMEM, "dedup: out of memory");
+    uint64_t *rh = assay_mallocarray(nrows ? (size_t)nrows : 1, sizeof *rh);
+    entry *tab = assay_mallocarray(cap, sizeof *tab);
+    uint64_t **lh = assay_calloc((size_t)t->ncols + 1, sizeof *lh);
+    int ok = out && rh && tab && lh;
+    for (int c = 0; ok && c < t->ncols; c++) {
+        const assay_column *col = &t->cols[c];
+        if (col->type != ASSAY_COL_CATEGORICAL) continue;
+        if (!(lh[c] = assay_mallocarray((size_t)col->nlevels + 1, sizeof **lh))) ok = 0;
+        for (int32_t k = 0; ok && k < col->nlevels; k++)
+            lh[c][k] = col->levels[k] ? hash_str(col->levels[k]) : 0;
     }
-    for (size_t s = 0; s < cap; s++) slot[s] = -1;
+    if (ok) {
+#pragma omp parallel for schedule(static) if (nrows > 16384)
+        for (int64_t r = 0; r < nrows; r++) rh[r] = row_hash(t, lh, rows ? rows[r] : r);
+        for (size_t s = 0; s < cap; s++) tab[s].row = -1;
+    }
     int64_t n = 0;
-    for (int64_t r = 0; r < nrows; r++) {
+    for (int64_t r = 0; ok && r < nrows; r++) {
         int64_t i = rows ? rows[r] : r;
-        uint64_t h = row_hash(t, i);
+        uint64_t h = rh[r];
         size_t s = (size_t)h & (cap - 1);
         int dup = 0;
-        while (slot[s] >= 0) {
-            if (shash[s] == h && rows_equal(t, slot[s], i)) {
+        while (tab[s].row >= 0) {
+            if (tab[s].hash == h && rows_equal(t, tab[s].row, i)) {
                 dup = 1;
                 break;
             }
             s = (s + 1) & (cap - 1);
         }
         if (dup) continue;
-        slot[s] = i;
-        shash[s] = h;
+        tab[s].row = i;
+        tab[s].hash = h;
         out[n++] = i;
     }
-    assay_free(slot);
-    assay_free(shash);
+    for (int c = 0; lh && c < t->ncols; c++) assay_free(lh[c]);
+    assay_free(lh);
+    assay_free(rh);
+    assay_free(tab);
+    if (!ok) {
+        assay_free(out);
+        return assay_error_set(err, ASSAY_ENOMEM, "dedup: out of memory");
+    }
     *kept = out;
     *nkept = n;
     return ASSAY_OK;
