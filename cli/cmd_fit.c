@@ -444,6 +444,11 @@ int cmd_fit(int argc, char **argv) {
 
     if ((rc = cli_read_table(&a.c, a.data, NULL, 0, &t, &err))) goto fail;
     if (!(labeled = labeled_rows(t, a.fo.target, &nlabeled))) goto nomem;
+    if (nlabeled == 0 && t->nrows > 0) {
+        rc = assay_error_set(&err, ASSAY_EINVAL, "%s: target '%s' is missing in every row", a.data,
+                             a.fo.target);
+        goto fail;
+    }
     if ((rc = assay_target_encode(&a.fo, t, labeled, nlabeled, &tg, &err))) goto fail;
     a.fo.task = tg.task;
     if (tg.nclasses) {

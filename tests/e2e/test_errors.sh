@@ -18,6 +18,8 @@ expect_error "invalid UTF-8" "utf8.csv:3.*UTF-8" "$ASSAY" fit utf8.csv --target 
 expect_error "missing file" "nope.csv" "$ASSAY" fit nope.csv --target y --db none
 expect_error "target column absent" "no column 'Nope'" "$ASSAY" fit "$CREDIT" --target Nope --db none
 awk -F, 'BEGIN { OFS = "," } NR == 1 { print; next } { $1 = "\"good\""; print }' "$CREDIT" > constant.csv
+printf 'a,y\n1,\n2,NA\n' > nolabel.csv
+expect_error "target missing in every row" "nolabel.csv.*missing in every row" "$ASSAY" fit nolabel.csv --target y --db none
 expect_error "constant target" "constant" "$ASSAY" fit constant.csv --target Status --db none
 expect_error "numeric forced on text" "Home.*not a number" "$ASSAY" fit "$CREDIT" --target Status --column Home:numeric --db none
 expect_error "bad --column" "--column" "$ASSAY" fit "$CREDIT" --target Status --column Home:colour --db none
