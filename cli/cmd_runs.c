@@ -50,12 +50,14 @@ static int list_cmd(const char *cmd, int argc, char **argv, int models) {
         if (h < 0) return CLI_BAD_INPUT;
         if (h > 0) continue;
         if (opt == 'h') {
-            printf("usage: assay %s [--limit N]%s [--db PATH] [--json]\n\n%s\n", cmd,
-                   models ? " [--name NAME]" : "",
+            printf("usage: assay %s %s [--db PATH] [--json]\n\n%s\n", cmd,
+                   models ? "[--name NAME]" : "[--limit N]",
                    models ? "List the registered models and their versions, newest first."
                           : "List recorded runs, newest first (default: the last 20).");
             return CLI_OK;
         }
+        if (opt == OPT_LIMIT && models)
+            return cli_failf(cmd, CLI_BAD_INPUT, "--limit applies to 'assay runs'; use --name to narrow the models");
         if (opt == OPT_LIMIT) {
             char *end;
             long v = strtol(optarg, &end, 10);
