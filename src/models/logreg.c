@@ -50,6 +50,7 @@ typedef struct logreg {
     double *intercept; /* K1 */
     long n_iter;
     int converged;
+    int newton_used;   /* the solver that produced the fit: Newton (1) or L-BFGS/OWL-QN (0) */
     double objective;  /* sklearn's objective: C * sum s_i loss_i + penalty */
 } logreg;
 
@@ -573,6 +574,7 @@ static int lr_fit(assay_estimator *e, const assay_design *ds, assay_error *err) 
                      m->solver != SOLVER_LBFGS;
     rc = use_newton ? newton(&pb, m->tol, m->max_iter, x, &m->n_iter, &m->converged, &F) : 1;
     if (rc == ASSAY_ENOMEM) goto nomem;
+    m->newton_used = rc == ASSAY_OK;
     if (rc == 1 && (rc = minimise(&pb, m->tol, m->max_iter, x, &m->n_iter, &m->converged, &F)))
         goto nomem;
     for (int64_t p = 0; p < pb.P; p++)
@@ -637,6 +639,9 @@ static int lr_save(const assay_estimator *e, assay_mfile_writer *w, const char *
     if (meta) {
         if (json_object_set_new(meta, "n_iter", json_integer(m->n_iter)) ||
             json_object_set_new(meta, "converged", json_boolean(m->converged)) ||
+            json_object_set_new(meta, "solver", json_string(m->newton_used ? "newton"
+                                                            : m->penalty == PEN_L1 ? "owlqn"
+                                                                                   : "lbfgs")) ||
             json_object_set_new(meta, "objective", json_real(m->objective)))
             return assay_error_set(err, ASSAY_ENOMEM, "logreg: out of memory saving");
     }
@@ -680,6 +685,7 @@ static int lr_load(assay_estimator *e, const assay_mfile *f, const char *prefix,
         if ((v = json_object_get(meta, "n_iter")) && json_is_integer(v))
             m->n_iter = (long)json_integer_value(v);
         if ((v = json_object_get(meta, "converged"))) m->converged = json_is_true(v);
+        if ((v = json_object_get(meta, "solver"))) m->newton_used = json_is_string(v) && strcmp(json_string_value(v), "newton") == 0;
         if ((v = json_object_get(meta, "objective")) && json_is_number(v))
             m->objective = json_number_value(v);
     }

@@ -262,6 +262,17 @@ static void test_solvers_agree(void) {
             for (int j = 0; j < 20; j++) worst = fmax(worst, fabs(cn[j] - cl[j]) / fmax(1.0, fabs(cl[j])));
             CHECK_MSG(worst < 1e-6, "%s: coefficients differ by %g", variants[v], worst);
             if (strstr(variants[v], "fit_intercept=false")) CHECK(in[0] == 0.0);
+            /* the model says which solver produced it */
+            json_t *mn = json_object(), *ml = json_object();
+            assay_mfile_writer *w = assay_mfile_writer_new();
+            CHECK_OK(en->vt->save(en, w, "n.", mn, &err), &err);
+            CHECK_OK(el->vt->save(el, w, "l.", ml, &err), &err);
+            CHECK_STR(json_string_value(json_object_get(mn, "solver")), "newton");
+            CHECK_STR(json_string_value(json_object_get(ml, "solver")), "lbfgs");
+            CHECK(json_integer_value(json_object_get(mn, "n_iter")) < json_integer_value(json_object_get(ml, "n_iter")));
+            assay_mfile_writer_free(w);
+            json_decref(mn);
+            json_decref(ml);
         }
         if (en) en->vt->free(en);
         if (en2) en2->vt->free(en2);
