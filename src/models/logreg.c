@@ -154,11 +154,15 @@ typedef struct problem {
  * softplus(z) = max(z, 0) + log(1 + e) and sigmoid(z) = 1 / (1 + e) for z >= 0, e / (1 + e)
  * otherwise. log(1 + e) instead of log1p(e) costs an absolute error below 1.2e-16 per row
  * (only where e < DBL_EPSILON, when the row's loss is itself that small) and halves the time
- * of the transcendental part, which dominates a dense low-dimensional fit. */
+ * of the transcendental part, which dominates a dense low-dimensional fit. Where only the
+ * probability is needed (Hessian, predict), sigmoid() skips the log. */
+static inline double sigmoid_e(double z, double e) { return z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e); }
+
+static inline double sigmoid(double z) { return sigmoid_e(z, exp(-fabs(z))); }
+
 static inline double logistic(double z, int y, double *p) {
     double e = exp(-fabs(z));
-    double inv = 1.0 / (1.0 + e);
-    *p = z >= 0 ? inv : e * inv;
+    *p = sigmoid_e(z, e);
     double t = y ? -z : z; /* loss = softplus(t) */
     return (t > 0 ? t : 0) + log(1.0 + e);
 }
@@ -412,8 +416,7 @@ static void hessian(const problem *pb, const double *x, double *H, double *hb) {
         for (int64_t i = r0; i < r1; i++) {
             double si = pb->s ? pb->s[i] : 1.0;
             if (si == 0) continue;
-            double p;
-            (void)logistic(x[d] + assay__row_dot(X, i, x), 1, &p);
+            double p = sigmoid(x[d] + assay__row_dot(X, i, x));
             double w = si * p * (1.0 - p);
             const float *xi = X->dense + i * d;
             int nz = 0;
@@ -608,8 +611,7 @@ static int lr_predict(const assay_estimator *e, const assay_matrix *X, double *o
     for (int64_t i = 0; i < n; i++) {
         double *o = out + i * K;
         if (K1 == 1) {
-            double p;
-            (void)logistic(m->intercept[0] + assay__row_dot(X, i, m->coef), 1, &p);
+            double p = sigmoid(m->intercept[0] + assay__row_dot(X, i, m->coef));
             o[0] = 1.0 - p;
             o[1] = p;
             continue;
