@@ -16,13 +16,18 @@
 extern "C" {
 #endif
 
+/* NONE keeps missing cells as NaN (for estimators that handle missing values themselves). */
 typedef enum { ASSAY_IMPUTE_MEDIAN = 0, ASSAY_IMPUTE_MEAN, ASSAY_IMPUTE_MOST_FREQUENT,
-               ASSAY_IMPUTE_CONSTANT } assay_impute;
+               ASSAY_IMPUTE_CONSTANT, ASSAY_IMPUTE_NONE } assay_impute;
 typedef enum { ASSAY_OUTLIER_NONE = 0, ASSAY_OUTLIER_IQR, ASSAY_OUTLIER_ZSCORE } assay_outlier;
 typedef enum { ASSAY_OUTLIER_FLAG = 0, ASSAY_OUTLIER_CLIP } assay_outlier_action;
 typedef enum { ASSAY_SCALE_NONE = 0, ASSAY_SCALE_STANDARD, ASSAY_SCALE_MINMAX,
                ASSAY_SCALE_ROBUST } assay_scale;
-typedef enum { ASSAY_ENCODE_ONEHOT = 0, ASSAY_ENCODE_ORDINAL } assay_encode;
+/* NATIVE: one feature per categorical column holding the category code 0..n-1 (n <= 255, rarer
+ * levels grouped as infrequent), NaN for a missing or unseen level; for estimators that split on
+ * category sets (assay_pipeline_feature_categories tells them n). */
+typedef enum { ASSAY_ENCODE_ONEHOT = 0, ASSAY_ENCODE_ORDINAL, ASSAY_ENCODE_NATIVE } assay_encode;
+#define ASSAY_NATIVE_MAX_CATEGORIES 255
 typedef enum { ASSAY_UNSEEN_IGNORE = 0, ASSAY_UNSEEN_INFREQUENT, ASSAY_UNSEEN_ERROR } assay_unseen;
 
 /* Datetime feature bits. */
@@ -33,7 +38,8 @@ typedef struct assay_prep_options {
     int dedup;                       /* drop exact duplicate training rows (default 1) */
     assay_impute impute_numeric;     /* default MEDIAN */
     double impute_constant;          /* for ASSAY_IMPUTE_CONSTANT on numeric columns */
-    assay_impute impute_categorical; /* MOST_FREQUENT (default) or CONSTANT (a "missing" level) */
+    assay_impute impute_categorical; /* MOST_FREQUENT (default), CONSTANT (a "missing" level) or
+                                        NONE (missing stays missing: NaN under NATIVE) */
     int missing_indicator;           /* add an is-missing 0/1 feature for columns with missing */
     assay_outlier outliers;          /* default NONE */
     assay_outlier_action outlier_action;
@@ -83,6 +89,9 @@ int assay_pipeline_fit(const assay_prep_options *opt, const assay_table *t, cons
 void assay_pipeline_free(assay_pipeline *p);
 
 int64_t assay_pipeline_nfeatures(const assay_pipeline *p);
+/* Number of categories of design column j when it is a natively encoded categorical feature
+ * (codes 0..n-1), else 0. */
+int32_t assay_pipeline_feature_categories(const assay_pipeline *p, int64_t j);
 const char *assay_pipeline_feature_name(const assay_pipeline *p, int64_t j);
 /* The raw input columns the pipeline reads. */
 int assay_pipeline_ninputs(const assay_pipeline *p);

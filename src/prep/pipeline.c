@@ -258,6 +258,19 @@ void assay_pipeline_free(assay_pipeline *p) { assay__prep_pipeline_free(p); }
 
 int64_t assay_pipeline_nfeatures(const assay_pipeline *p) { return p ? p->nfeat : 0; }
 
+int32_t assay_pipeline_feature_categories(const assay_pipeline *p, int64_t j) {
+    if (!p || j < 0 || j >= p->nfeat) return 0;
+    for (int i = 0; i < p->ninputs; i++) {
+        const prep_input *in = &p->in[i];
+        if (j >= in->feat0 && j < in->feat0 + in->nfeat)
+            return in->type == ASSAY_COL_CATEGORICAL && in->encode == ASSAY_ENCODE_NATIVE &&
+                           j == in->feat0
+                       ? in->nkept + in->has_infrequent
+                       : 0;
+    }
+    return 0;
+}
+
 const char *assay_pipeline_feature_name(const assay_pipeline *p, int64_t j) {
     if (!p || j < 0 || j >= p->nfeat) return NULL;
     return p->feat_names[j];
@@ -290,7 +303,7 @@ int32_t assay__prep_level_code(const prep_input *in, const char *s) {
 static int input_nfeat(const prep_input *in) {
     int n;
     if (in->type == ASSAY_COL_CATEGORICAL)
-        n = in->encode == ASSAY_ENCODE_ORDINAL ? 1 : in->nkept + in->has_infrequent;
+        n = in->encode != ASSAY_ENCODE_ONEHOT ? 1 : in->nkept + in->has_infrequent;
     else {
         n = in->nsub;
         for (int s = 0; s < in->nsub; s++) n += in->sub[s].outlier == PREP_OUT_FLAG;
@@ -312,7 +325,7 @@ int assay__prep_layout(assay_pipeline *p, assay_error *err) {
     for (int i = 0; i < p->ninputs; i++) {
         const prep_input *in = &p->in[i];
         if (in->type == ASSAY_COL_CATEGORICAL) {
-            if (in->encode == ASSAY_ENCODE_ORDINAL) {
+            if (in->encode != ASSAY_ENCODE_ONEHOT) {
                 p->feat_names[j++] = assay_strdup(in->name);
             } else {
                 /* levels are sorted, so kept codes come out in level order */
@@ -345,17 +358,17 @@ int assay__prep_layout(assay_pipeline *p, assay_error *err) {
 /* ---- fitting ----------------------------------------------------------------------------- */
 
 static const char *options_check(const assay_prep_options *o) {
-    if ((unsigned)o->impute_numeric > ASSAY_IMPUTE_CONSTANT) return "impute_numeric: unknown value";
+    if ((unsigned)o->impute_numeric > ASSAY_IMPUTE_NONE) return "impute_numeric: unknown value";
     if (o->impute_categorical != ASSAY_IMPUTE_MOST_FREQUENT &&
-        o->impute_categorical != ASSAY_IMPUTE_CONSTANT)
-        return "impute_categorical: must be most_frequent or constant";
+        o->impute_categorical != ASSAY_IMPUTE_CONSTANT && o->impute_categorical != ASSAY_IMPUTE_NONE)
+        return "impute_categorical: must be most_frequent, constant or none";
     if (!isfinite(o->impute_constant)) return "impute_constant: must be finite";
     if ((unsigned)o->outliers > ASSAY_OUTLIER_ZSCORE) return "outliers: unknown value";
     if ((unsigned)o->outlier_action > ASSAY_OUTLIER_CLIP) return "outlier_action: unknown value";
     if (!(o->outlier_threshold >= 0) || !isfinite(o->outlier_threshold))
         return "outlier_threshold: must be a finite number >= 0";
     if ((unsigned)o->scale > ASSAY_SCALE_ROBUST) return "scale: unknown value";
-    if ((unsigned)o->encode > ASSAY_ENCODE_ORDINAL) return "encode: unknown value";
+    if ((unsigned)o->encode > ASSAY_ENCODE_NATIVE) return "encode: unknown value";
     if (!(o->min_frequency >= 0) || !isfinite(o->min_frequency))
         return "min_frequency: must be a count >= 1 or a fraction in [0, 1)";
     if (o->max_categories < 0) return "max_categories: must be >= 0";
@@ -381,6 +394,7 @@ static int fit_sub(const assay_prep_options *opt, int outliers, const double *v,
     switch (opt->impute_numeric) {
     case ASSAY_IMPUTE_MEAN: s->fill = mean_of(pres, np); break;
     case ASSAY_IMPUTE_CONSTANT: s->fill = opt->impute_constant; break;
+    case ASSAY_IMPUTE_NONE: s->fill = NAN; break;
     case ASSAY_IMPUTE_MOST_FREQUENT: {
         /* ties -> smallest value: the first run of the maximal length in sorted order */
         qsort(pres, (size_t)np, sizeof *pres, cmp_double);
@@ -418,13 +432,16 @@ static int fit_sub(const assay_prep_options *opt, int outliers, const double *v,
         for (int64_t i = 0; i < np; i++) *n_outliers += pres[i] < s->lo || pres[i] > s->hi;
     }
 
-    /* the values the scaler sees: imputed, clipped */
+    /* the values the scaler sees: imputed (or, without imputation, only the present ones),
+     * clipped */
+    int64_t nx = 0;
     for (int64_t i = 0; i < n; i++) {
         double xi = v[i];
         if (isnan(xi)) xi = s->fill;
         else if (s->outlier == PREP_OUT_CLIP) xi = xi < s->lo ? s->lo : xi > s->hi ? s->hi : xi;
-        x[i] = xi;
+        if (!isnan(xi)) x[nx++] = xi;
     }
+    n = nx;
     s->center = 0;
     s->scale = 1;
     switch (opt->scale) {
@@ -512,6 +529,9 @@ static int fit_categorical(const assay_prep_options *opt, const assay_column *c,
                 nl++;
             }
         }
+    } else if (opt->impute_categorical == ASSAY_IMPUTE_NONE) {
+        fill = NULL;
+        in->indicator = opt->missing_indicator && nmiss > 0;
     } else {
         int32_t best = 0;
         for (int32_t l = 1; l < nl; l++)
@@ -537,18 +557,21 @@ static int fit_categorical(const assay_prep_options *opt, const assay_column *c,
         ninf += infreq[l];
     }
     int32_t ncur = nl - ninf + 1;
-    if (opt->max_categories > 0 && opt->max_categories < ncur && opt->max_categories > 1) {
+    int maxc = opt->max_categories; /* native codes fit in a byte-sized bin */
+    if (opt->encode == ASSAY_ENCODE_NATIVE && (maxc == 0 || maxc > ASSAY_NATIVE_MAX_CATEGORIES))
+        maxc = ASSAY_NATIVE_MAX_CATEGORIES;
+    if (maxc > 0 && maxc < ncur && maxc > 1) {
         byc = assay_mallocarray((size_t)nl, sizeof *byc);
         if (!byc) goto fail;
         for (int32_t l = 0; l < nl; l++) byc[l] = lv[l], byc[l].idx = l;
         qsort(byc, (size_t)nl, sizeof *byc, cmp_lv_count); /* stable: ties by position */
-        for (int32_t l = 0; l < nl - opt->max_categories + 1; l++) infreq[byc[l].idx] = 1;
+        for (int32_t l = 0; l < nl - maxc + 1; l++) infreq[byc[l].idx] = 1;
     }
 
     in->levels = assay_calloc((size_t)nl, sizeof *in->levels);
     in->code = assay_calloc((size_t)nl, sizeof *in->code);
-    in->fill = assay_strdup(fill);
-    if (!in->levels || !in->code || !in->fill) goto fail;
+    in->fill = fill ? assay_strdup(fill) : NULL;
+    if (!in->levels || !in->code || (fill && !in->fill)) goto fail;
     in->nlevels = nl;
     int32_t nkept = 0;
     for (int32_t l = 0; l < nl; l++) nkept += !infreq[l];
@@ -774,6 +797,8 @@ static int transform_cell(const prep_input *in, const tplan *pl, int64_t i, floa
         int k = 0;
         if (in->encode == ASSAY_ENCODE_ORDINAL) {
             x[k++] = (float)code;
+        } else if (in->encode == ASSAY_ENCODE_NATIVE) {
+            x[k++] = code >= 0 ? (float)code : NAN;
         } else {
             int nk = in->nkept + in->has_infrequent;
             for (int j = 0; j < nk; j++) x[j] = 0.0f;

@@ -20,7 +20,7 @@
 #define PREP_JSON_FORMAT 1
 
 static const char *const k_outlier_names[] = {"none", "flag", "clip"};
-static const char *const k_encode_names[] = {"onehot", "ordinal"};
+static const char *const k_encode_names[] = {"onehot", "ordinal", "native"};
 static const char *const k_unseen_names[] = {"ignore", "infrequent", "error"};
 
 static int name_index(const char *const *names, int n, const char *s) {
@@ -62,7 +62,7 @@ static json_t *input_to_json(const prep_input *in) {
             bad |= json_array_append_new(subs, so);
             if (bad) break;
             bad |= set_new(so, "field", json_string(assay__prep_field_name(sb->field))) |
-                   set_new(so, "fill", json_real(sb->fill)) |
+                   set_new(so, "fill", isnan(sb->fill) ? json_null() : json_real(sb->fill)) |
                    set_new(so, "outlier", json_string(k_outlier_names[sb->outlier])) |
                    set_new(so, "lo", json_real(sb->lo)) | set_new(so, "hi", json_real(sb->hi)) |
                    set_new(so, "center", json_real(sb->center)) |
@@ -139,7 +139,9 @@ static int sub_from_json(json_t *so, const prep_input *in, int s, prep_numsub *s
                    field, assay_coltype_name(in->type));
     if ((sb->outlier = name_index(k_outlier_names, 3, outl)) < 0)
         return BAD("pipeline JSON: input '%s': unknown outlier mode '%s'", in->name, outl);
-    if (!get_finite(so, "fill", &sb->fill) || !get_finite(so, "lo", &sb->lo) ||
+    json_t *fill = json_object_get(so, "fill");
+    if (json_is_null(fill)) sb->fill = NAN; /* no imputation: missing stays NaN */
+    if ((!json_is_null(fill) && !get_finite(so, "fill", &sb->fill)) || !get_finite(so, "lo", &sb->lo) ||
         !get_finite(so, "hi", &sb->hi) || !get_finite(so, "center", &sb->center) ||
         !get_finite(so, "scale", &sb->scale))
         return BAD("pipeline JSON: input '%s': sub-feature %d: fill, lo, hi, center and scale "
@@ -179,8 +181,8 @@ static int categorical_from_json(json_t *io, prep_input *in, assay_error *err) {
     json_t *nk = json_object_get(io, "nkept"), *fill = json_object_get(io, "fill");
     const char *enc = get_string(json_object_get(io, "encode"), 0);
     const char *uns = get_string(json_object_get(io, "unseen"), 0);
-    if (!enc || (in->encode = name_index(k_encode_names, 2, enc)) < 0)
-        return BAD("pipeline JSON: input '%s': \"encode\" must be onehot or ordinal", in->name);
+    if (!enc || (in->encode = name_index(k_encode_names, 3, enc)) < 0)
+        return BAD("pipeline JSON: input '%s': \"encode\" must be onehot, ordinal or native", in->name);
     if (!uns || (in->unseen = name_index(k_unseen_names, 3, uns)) < 0)
         return BAD("pipeline JSON: input '%s': \"unseen\" must be ignore, infrequent or error",
                    in->name);
@@ -228,6 +230,10 @@ static int categorical_from_json(json_t *io, prep_input *in, assay_error *err) {
                    next_kept, in->nkept);
     if (in->nkept + in->has_infrequent < 1)
         return BAD("pipeline JSON: input '%s': no levels to encode", in->name);
+    if (in->encode == ASSAY_ENCODE_NATIVE &&
+        in->nkept + in->has_infrequent > ASSAY_NATIVE_MAX_CATEGORIES)
+        return BAD("pipeline JSON: input '%s': %d native categories (at most %d)", in->name,
+                   in->nkept + in->has_infrequent, ASSAY_NATIVE_MAX_CATEGORIES);
     return rc;
 }
 
