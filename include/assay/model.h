@@ -70,6 +70,7 @@ typedef struct assay_fit_options {
     assay_prep_options prep;
     const char *const *exclude; /* further columns to ignore (ids, the time column) */
     int nexclude;
+    const char *monotone;      /* "Income:+1,Debt:-1": monotone constraints (gbdt); NULL none */
     const char *const *labels; /* classification: the full label set (e.g. from all rows, so CV
                                   folds agree); NULL = the labels present in the fitted rows */
     int nlabels;
@@ -122,6 +123,17 @@ int assay_model_predict(const assay_model *m, const assay_table *t, const int64_
 /* Same on an already transformed design (used by CV and tests). */
 int assay_model_predict_matrix(const assay_model *m, const assay_matrix *X, double *out,
                                assay_error *err);
+/* Per-prediction explanations (gbdt: exact TreeSHAP). phi: nrows x width x (nfeatures + 1)
+ * contributions to the raw margin (log-odds for classification), width = explain_width (1, or K
+ * for multiclass); the last of each nfeatures + 1 is the bias, and each group sums to the margin.
+ * explain_width is 0 for models without explanations (explain then fails with ASSAY_EINVAL). */
+int assay_model_explain_width(const assay_model *m);
+int assay_model_explain(const assay_model *m, const assay_table *t, const int64_t *rows,
+                        int64_t nrows, double *phi, assay_error *err);
+/* Feature importance (tree models): per design column, total split gain and split count.
+ * ASSAY_EINVAL for models without it. */
+int assay_model_importance(const assay_model *m, double *gain, double *splits);
+
 /* The decision for one output row: argmax, or for binary proba[positive] >= threshold. */
 int assay_model_decide(const assay_model *m, const double *out_row);
 double assay_model_threshold(const assay_model *m);     /* binary decision threshold, 0.5 */

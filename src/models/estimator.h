@@ -23,7 +23,16 @@ typedef struct assay_design {
     uint64_t seed;
     assay_matrix Xval;         /* optional validation rows (Xval.n == 0: none) */
     const double *yval;
+    /* Native inputs (estimators with ASSAY_EST_NATIVE): per feature the number of categories
+     * of a categorical feature holding codes 0..n-1 (0: numeric), and monotone constraints
+     * (-1, 0, +1). Either may be NULL (no categorical features / no constraints). */
+    const int32_t *ncat;
+    const int8_t *monotone;
 } assay_design;
+
+/* Estimator flags. NATIVE: give it features without imputation, scaling or one-hot encoding
+ * (NaN for missing cells, categorical codes; see ASSAY_ENCODE_NATIVE). */
+enum { ASSAY_EST_NATIVE = 1 };
 
 typedef struct assay_estimator assay_estimator;
 
@@ -45,6 +54,14 @@ typedef struct assay_estimator_vt {
     int (*load)(assay_estimator *e, const assay_mfile *f, const char *prefix, const json_t *meta,
                 assay_error *err);
     void (*free)(assay_estimator *e);
+    unsigned flags;            /* ASSAY_EST_* */
+    /* Optional. Additive contributions to the raw margin: phi is X->n x width x (d + 1), width
+     * 1 (binary, regression) or K (multiclass); the last of each d + 1 is the bias (expected
+     * value). Per row and output they sum to the margin. */
+    int (*explain)(const assay_estimator *e, const assay_matrix *X, double *phi,
+                   assay_error *err);
+    /* Optional. Per feature: total gain and number of splits. */
+    int (*importance)(const assay_estimator *e, double *gain, double *splits);
 } assay_estimator_vt;
 
 /* Every estimator struct starts with this. */
@@ -62,5 +79,6 @@ const assay_estimator_vt *assay__estimator_find(const char *name);
 extern const assay_estimator_vt assay__logreg_vt;
 extern const assay_estimator_vt assay__linear_vt;
 extern const assay_estimator_vt assay__ridge_vt;
+extern const assay_estimator_vt assay__gbdt_vt;
 
 #endif

@@ -315,6 +315,51 @@ static int transform_rows(const assay_pipeline *p, const assay_table *t, const i
     return rc;
 }
 
+/* "Income:+1,Debt:-1" -> per design column -1/0/+1. A name is an input column that became one
+ * numeric feature (native mode keeps numeric columns as they are). */
+static int parse_monotone(const char *spec, const assay_pipeline *p, const int32_t *ncat,
+                          int8_t *out, assay_error *err) {
+    int64_t d = assay_pipeline_nfeatures(p);
+    const char *s = spec;
+    while (*s) {
+        const char *end = strchr(s, ','), *colon;
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        char item[256];
+        if (len == 0 || len >= sizeof item)
+            return assay_error_set(err, ASSAY_EINVAL, "--monotone: empty or overlong item in '%s'", spec);
+        memcpy(item, s, len);
+        item[len] = 0;
+        colon = strrchr(item, ':');
+        int sign = 0;
+        if (colon) {
+            const char *v = colon + 1;
+            sign = strcmp(v, "+1") == 0 || strcmp(v, "1") == 0 || strcmp(v, "+") == 0    ? 1
+                   : strcmp(v, "-1") == 0 || strcmp(v, "-") == 0                          ? -1
+                   : strcmp(v, "0") == 0                                                  ? 0
+                                                                                          : 2;
+        }
+        if (!colon || colon == item || sign == 2)
+            return assay_error_set(err, ASSAY_EINVAL,
+                                   "--monotone: '%s' is not COLUMN:+1, COLUMN:-1 or COLUMN:0", item);
+        item[colon - item] = 0;
+        int64_t j = -1;
+        for (int64_t k = 0; k < d; k++)
+            if (strcmp(assay_pipeline_feature_name(p, k), item) == 0) j = k;
+        if (j < 0)
+            return assay_error_set(err, ASSAY_EINVAL,
+                                   "--monotone: no numeric feature '%s' (a column that is absent, "
+                                   "excluded, constant or all missing)", item);
+        if (ncat && ncat[j] > 0)
+            return assay_error_set(err, ASSAY_EINVAL,
+                                   "--monotone: column '%s' is categorical; constraints need a "
+                                   "numeric column", item);
+        out[j] = (int8_t)sign;
+        s += len;
+        if (*s == ',') s++;
+    }
+    return ASSAY_OK;
+}
+
 int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int64_t *rows,
                     int64_t nrows, assay_model **out, assay_prep_report *report,
                     assay_error *err) {
@@ -323,6 +368,8 @@ int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int6
     int64_t *kept = NULL, nkept = 0;
     float *X = NULL;
     const char **exclude = NULL;
+    int32_t *ncat = NULL;
+    int8_t *monotone = NULL;
     assay_target tg = {0};
     assay_model *m = assay_calloc(1, sizeof *m);
     if (!m) return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
@@ -371,7 +418,16 @@ int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int6
     if (!exclude) goto nomem;
     exclude[0] = o->target;
     for (int i = 0; i < o->nexclude; i++) exclude[i + 1] = o->exclude[i];
-    if ((rc = assay_pipeline_fit(&o->prep, t, kept, nkept, exclude, o->nexclude + 1, &m->pipe,
+    assay_prep_options prep = o->prep;
+    if (vt->flags & ASSAY_EST_NATIVE) { /* the estimator handles missing values and categories */
+        prep.impute_numeric = ASSAY_IMPUTE_NONE;
+        prep.impute_categorical = ASSAY_IMPUTE_NONE;
+        prep.missing_indicator = 0;
+        prep.scale = ASSAY_SCALE_NONE;
+        prep.encode = ASSAY_ENCODE_NATIVE;
+        prep.unseen = ASSAY_UNSEEN_IGNORE;
+    }
+    if ((rc = assay_pipeline_fit(&prep, t, kept, nkept, exclude, o->nexclude + 1, &m->pipe,
                                  report, err)))
         goto fail;
     if (report) {
@@ -388,6 +444,19 @@ int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int6
     if ((rc = build_overrides(m))) goto nomem;
     if ((rc = transform_rows(m->pipe, t, kept, nkept, &X, err))) goto fail;
 
+    if (vt->flags & ASSAY_EST_NATIVE) {
+        if (!(ncat = assay_calloc((size_t)d, sizeof *ncat))) goto nomem;
+        for (int64_t j = 0; j < d; j++) ncat[j] = assay_pipeline_feature_categories(m->pipe, j);
+    }
+    if (o->monotone && *o->monotone) {
+        if (!(vt->flags & ASSAY_EST_NATIVE)) {
+            rc = assay_error_set(err, ASSAY_EINVAL, "--monotone: model '%s' does not take monotone "
+                                 "constraints (gbdt does)", kind);
+            goto fail;
+        }
+        if (!(monotone = assay_calloc((size_t)d, sizeof *monotone))) goto nomem;
+        if ((rc = parse_monotone(o->monotone, m->pipe, ncat, monotone, err))) goto fail;
+    }
     assay_params params = {0};
     if ((rc = assay_params_parse(o->params, &params, err))) goto fail;
     rc = vt->create(&params, m->task, m->nclasses, d, &m->est, err);
@@ -399,9 +468,13 @@ int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int6
         .task = m->task,
         .nclasses = m->nclasses,
         .seed = o->seed,
+        .ncat = ncat,
+        .monotone = monotone,
     };
     if ((rc = m->est->vt->fit(m->est, &design, err))) goto fail;
 
+    assay_free(ncat);
+    assay_free(monotone);
     assay_free(X);
     assay_free(kept);
     assay_free(exclude);
@@ -411,6 +484,8 @@ int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int6
 nomem:
     rc = assay_error_set(err, ASSAY_ENOMEM, "out of memory fitting the model");
 fail:
+    assay_free(ncat);
+    assay_free(monotone);
     assay_free(X);
     assay_free(kept);
     assay_free(exclude);
@@ -489,6 +564,41 @@ int assay_model_predict(const assay_model *m, const assay_table *t, const int64_
     assay_free(X);
     assay_free(idx);
     return rc;
+}
+
+int assay_model_explain_width(const assay_model *m) {
+    return m->est->vt->explain ? (m->task == ASSAY_TASK_MULTICLASS ? m->nclasses : 1) : 0;
+}
+
+int assay_model_explain(const assay_model *m, const assay_table *t, const int64_t *rows,
+                        int64_t nrows, double *phi, assay_error *err) {
+    if (!m->est->vt->explain)
+        return assay_error_set(err, ASSAY_EINVAL, "model '%s' has no per-prediction explanations "
+                               "(gbdt has)", m->kind);
+    if (!rows) nrows = t->nrows;
+    int64_t d = m->est->nfeatures;
+    int64_t stride = (int64_t)assay_model_explain_width(m) * (d + 1);
+    int64_t chunk = nrows < PREDICT_CHUNK ? nrows : PREDICT_CHUNK;
+    float *X = assay_mallocarray((size_t)(chunk ? chunk : 1) * (size_t)d, sizeof *X);
+    int64_t *idx = assay_mallocarray((size_t)(chunk ? chunk : 1), sizeof *idx);
+    int rc = X && idx ? ASSAY_OK : assay_error_set(err, ASSAY_ENOMEM, "out of memory explaining");
+    for (int64_t start = 0; start < nrows && !rc; start += chunk) {
+        int64_t n = nrows - start < chunk ? nrows - start : chunk;
+        for (int64_t i = 0; i < n; i++) idx[i] = rows ? rows[start + i] : start + i;
+        rc = assay_pipeline_transform(m->pipe, t, idx, n, X, err);
+        if (!rc) {
+            assay_matrix mx = {.n = n, .d = d, .dense = X};
+            rc = m->est->vt->explain(m->est, &mx, phi + start * stride, err);
+        }
+    }
+    assay_free(X);
+    assay_free(idx);
+    return rc;
+}
+
+int assay_model_importance(const assay_model *m, double *gain, double *splits) {
+    if (!m->est->vt->importance) return ASSAY_EINVAL;
+    return m->est->vt->importance(m->est, gain, splits);
 }
 
 int assay_model_encode_target(const assay_model *m, const assay_table *t, const int64_t *rows,

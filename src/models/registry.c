@@ -7,6 +7,7 @@ static const assay_estimator_vt *const registry[] = {
     &assay__logreg_vt,
     &assay__linear_vt,
     &assay__ridge_vt,
+    &assay__gbdt_vt,
 };
 
 #define NKINDS ((int)(sizeof registry / sizeof registry[0]))

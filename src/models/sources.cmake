@@ -6,5 +6,7 @@ set(ASSAY_MODELS_SOURCES
   src/models/linalg.c
   src/models/logreg.c
   src/models/linear.c
+  src/models/gbdt.c
+  src/models/gbdt_tree.c
   src/models/model.c
 )
