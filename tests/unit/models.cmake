@@ -2,3 +2,4 @@
 assay_unit_test(test_params assay_models tests/unit/test_params.c)
 assay_unit_test(test_logreg assay_models tests/unit/test_logreg.c)
 assay_unit_test(test_linear assay_models tests/unit/test_linear.c)
+assay_unit_test(test_gbdt assay_models tests/unit/test_gbdt.c)
