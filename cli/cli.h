@@ -3,6 +3,7 @@
 #ifndef ASSAY_CLI_H
 #define ASSAY_CLI_H
 
+#include <jansson.h>
 #include <getopt.h>
 #include <stdio.h>
 
@@ -93,6 +94,13 @@ int cli_write_output(const char *path, const char *data, size_t len, assay_error
 
 /* Predictions as CSV: kept columns, the decided label (or value), optional probabilities
  * (printed with %.17g, so they read back exactly). rows may be NULL (all of t). */
+/* Explanations: per row, the top contributions (by magnitude) of the explained output (the
+ * positive class, the predicted class, or the value) from phi (assay_model_explain). */
+json_t *cli_explain_json(const assay_model *m, int64_t n, const double *out, const double *phi,
+                         int top);
+/* Append ",explanation" to the header and "f=+0.123;g=-0.045" to every line of a CSV in b. */
+int cli_add_explain_column(const assay_model *m, int64_t n, const double *out, const double *phi,
+                           int top, assay_buf *b);
 int cli_predictions_csv(const assay_model *m, const assay_table *t, const int64_t *rows, int64_t n,
                         const double *out, int proba, const char *const *keep, const int *keepcol,
                         int nkeep, assay_buf *b);

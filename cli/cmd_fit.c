@@ -3,8 +3,9 @@
  * save the model file and record everything in the store.
  *
  * Cross-validation refits the whole pipeline inside each fold (no leakage from the held-out
- * fold into imputation or scaling). Model selection across families is not done here yet:
- * --model picks the family. */
+ * fold into imputation or scaling). --model auto (the default) cross-validates every registered
+ * candidate family over its small grid on the same folds, ranks them by the task's metric (ROC
+ * AUC, log loss, RMSE), refits the winner on the training rows and records every candidate. */
 #include <jansson.h>
 #include <libgen.h>
 #include <math.h>
@@ -18,8 +19,9 @@
 typedef struct fit_cli {
     cli_common c;
     const char *data, *test_path, *out, *name, *time_column, *predictions;
-    double test_size;
+    double test_size, time_budget;
     int cv;
+    long early_stopping;
     assay_fit_options fo;
     const char *exclude[MAX_EXCLUDE];
     int nexclude;
@@ -33,9 +35,12 @@ static void fit_usage(FILE *f) {
             "  --target COL         the column to predict (required)\n"
             "  --positive LABEL     binary: the positive class (default: the minority class)\n"
             "  --task T             binary, multiclass, regression (default: inferred)\n"
-            "  --model NAME         logreg (default for classification), linear (default for\n"
-            "                       regression), ridge\n"
-            "  --params K=V,...     model hyperparameters, e.g. 'C=0.5,penalty=l1'\n"
+            "  --model NAME         auto (default: cross-validate every candidate family over a\n"
+            "                       small grid and keep the best), logreg, gbdt, linear, ridge\n"
+            "  --params K=V,...     model hyperparameters, e.g. 'C=0.5,penalty=l1' (needs --model)\n"
+            "  --time-budget S      --model auto: start no new candidate after S seconds\n"
+            "  --early-stopping N   gbdt: stop when N rounds bring no validation improvement\n"
+            "  --monotone C:+1,...  gbdt: monotone constraints per numeric column (+1, -1)\n"
             "  --test FILE          a separate test set (default: a holdout of DATA)\n"
             "  --test-size F        fraction of rows held out for testing (default 0.2; 0: none)\n"
             "  --time-column COL    split by time: the latest rows are the test set\n"
@@ -88,7 +93,7 @@ enum {
     OPT_TARGET = 2000, OPT_POSITIVE, OPT_TASK, OPT_MODEL, OPT_PARAMS, OPT_TEST, OPT_TEST_SIZE,
     OPT_TIME, OPT_CV, OPT_EXCLUDE, OPT_OUT, OPT_NAME, OPT_IMPUTE, OPT_IMPUTE_VALUE, OPT_MISSIND,
     OPT_OUTLIERS, OPT_OUTLIER_ACTION, OPT_OUTLIER_T, OPT_SCALE, OPT_ENCODE, OPT_MINFREQ,
-    OPT_MAXCAT, OPT_UNSEEN, OPT_NODEDUP, OPT_PREDICTIONS
+    OPT_MAXCAT, OPT_UNSEEN, OPT_NODEDUP, OPT_PREDICTIONS, OPT_BUDGET, OPT_EARLY, OPT_MONOTONE
 };
 
 static int parse_args(fit_cli *a, int argc, char **argv) {
@@ -118,6 +123,9 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         {"unseen", required_argument, 0, OPT_UNSEEN},
         {"no-dedup", no_argument, 0, OPT_NODEDUP},
         {"predictions", required_argument, 0, OPT_PREDICTIONS},
+        {"time-budget", required_argument, 0, OPT_BUDGET},
+        {"early-stopping", required_argument, 0, OPT_EARLY},
+        {"monotone", required_argument, 0, OPT_MONOTONE},
         CLI_COMMON_LONGOPTS,
         {0, 0, 0, 0}};
     static const char *const impute_names[] = {"median", "mean", "most_frequent", "constant", NULL};
@@ -213,6 +221,17 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
             break;
         case OPT_NODEDUP: a->fo.prep.dedup = 0; break;
         case OPT_PREDICTIONS: a->predictions = optarg; break;
+        case OPT_BUDGET:
+            if (parse_double("--time-budget", optarg, 0.001, 1e9, &a->time_budget)) return CLI_BAD_INPUT;
+            break;
+        case OPT_EARLY:
+            if (parse_double("--early-stopping", optarg, 1, 1e6, &d) || d != floor(d)) {
+                fprintf(stderr, "assay fit: --early-stopping: expected a number of rounds >= 1, got '%s'\n", optarg);
+                return CLI_BAD_INPUT;
+            }
+            a->early_stopping = (long)d;
+            break;
+        case OPT_MONOTONE: a->fo.monotone = optarg; break;
         case '?':
         default:
             fprintf(stderr, "assay fit: unknown or incomplete option '%s' (see assay fit --help)\n",
@@ -231,6 +250,30 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
     a->data = argv[optind];
     if (!a->fo.target) {
         fprintf(stderr, "assay fit: --target is required (the column to predict)\n");
+        return CLI_BAD_INPUT;
+    }
+    int is_auto = strcmp(a->fo.model, "auto") == 0;
+    if (is_auto && a->fo.params) {
+        fprintf(stderr, "assay fit: --params needs a named --model (auto tries its own grid)\n");
+        return CLI_BAD_INPUT;
+    }
+    if (is_auto && a->cv < 2) {
+        fprintf(stderr, "assay fit: --model auto selects by cross-validation; give --cv 2 or more, "
+                        "or name a --model\n");
+        return CLI_BAD_INPUT;
+    }
+    if (!is_auto && assay_model_kind_supports(a->fo.model, ASSAY_TASK_AUTO) < 0) {
+        fprintf(stderr, "assay fit: --model: unknown model '%s' (models: auto", a->fo.model);
+        for (int i = 0; i < assay_model_kind_count(); i++) fprintf(stderr, ", %s", assay_model_kind_name(i));
+        fprintf(stderr, ")\n");
+        return CLI_BAD_INPUT;
+    }
+    if (!is_auto && a->early_stopping && !assay_model_kind_can(a->fo.model, "early_stopping")) {
+        fprintf(stderr, "assay fit: --early-stopping: model '%s' does not stop early (gbdt does)\n", a->fo.model);
+        return CLI_BAD_INPUT;
+    }
+    if (!is_auto && a->fo.monotone && !assay_model_kind_can(a->fo.model, "monotone")) {
+        fprintf(stderr, "assay fit: --monotone: model '%s' takes no monotone constraints (gbdt does)\n", a->fo.model);
         return CLI_BAD_INPUT;
     }
     if (a->test_path && a->time_column) {
@@ -272,9 +315,9 @@ static int64_t *labeled_rows(const assay_table *t, const char *target, int64_t *
     return rows;
 }
 
-static int run_cv(fit_cli *a, const assay_table *t, const assay_split *holdout,
-                  const assay_target *tg, const int32_t *strata, cv_result *res,
-                  assay_error *err) {
+static int run_cv(const fit_cli *a, const assay_fit_options *fo, const char *what,
+                  const assay_table *t, const assay_split *holdout, const assay_target *tg,
+                  const int32_t *strata, cv_result *res, assay_error *err) {
     int k = a->cv;
     res->folds = k;
     res->names = assay_metrics_names(tg->task);
@@ -296,13 +339,13 @@ static int run_cv(fit_cli *a, const assay_table *t, const assay_split *holdout,
     (void)sub_strata;
     if (rc) return assay_error_prefix(err, "--cv %d", k);
     assay_progress bar;
-    assay_progress_begin(&bar, "cross-validation", (uint64_t)k);
+    assay_progress_begin(&bar, what, (uint64_t)k);
     int width = tg->task == ASSAY_TASK_REGRESSION ? 1 : tg->nclasses;
     for (int f = 0; f < k && !rc; f++) {
         assay_model *m = NULL;
         double *out = NULL, *y = NULL;
         assay_metrics met = {0};
-        rc = assay_model_fit(&a->fo, t, folds[f].train, folds[f].ntrain, &m, NULL, err);
+        rc = assay_model_fit(fo, t, folds[f].train, folds[f].ntrain, &m, NULL, err);
         if (!rc) {
             out = malloc(sizeof *out * (size_t)folds[f].ntest * (size_t)width + 1);
             y = malloc(sizeof *y * (size_t)folds[f].ntest + 1);
@@ -344,6 +387,133 @@ static int run_cv(fit_cli *a, const assay_table *t, const assay_split *holdout,
     return ASSAY_OK;
 }
 
+/* ---- --model auto ------------------------------------------------------------------------- */
+
+typedef struct candidate {
+    const char *kind;
+    char params[256];
+    cv_result cv;
+    double mean, sd, seconds;
+    int ran;            /* 0: skipped by the time budget */
+} candidate;
+
+#define MAX_CANDIDATES 64
+
+static const char *selection_metric(assay_task task) {
+    return task == ASSAY_TASK_BINARY ? "roc_auc" : task == ASSAY_TASK_MULTICLASS ? "log_loss" : "rmse";
+}
+
+static int metric_index(const cv_result *cv, const char *name) {
+    for (int j = 0; cv->names[j]; j++)
+        if (strcmp(cv->names[j], name) == 0) return j;
+    return 0;
+}
+
+/* Cross-validate every candidate on the same folds; *best is the winner's index. */
+static int select_model(const fit_cli *a, const assay_table *t, const assay_split *hold,
+                        const assay_target *tg, const int32_t *strata, candidate *cands,
+                        int *ncands, int *best, assay_error *err) {
+    int n = 0;
+    for (int i = 0; i < assay_model_kind_count(); i++) {
+        const char *kind = assay_model_kind_name(i);
+        const char *const *grid = assay_model_kind_grid(i);
+        if (!grid || assay_model_kind_supports(kind, tg->task) != 1) continue;
+        if (a->fo.monotone && !assay_model_kind_can(kind, "monotone")) continue;
+        for (int g = 0; grid[g] && n < MAX_CANDIDATES; g++) {
+            candidate *c = &cands[n++];
+            memset(c, 0, sizeof *c);
+            c->kind = kind;
+            if (a->early_stopping && assay_model_kind_can(kind, "early_stopping"))
+                snprintf(c->params, sizeof c->params, "%s,early_stopping=%ld", grid[g], a->early_stopping);
+            else
+                snprintf(c->params, sizeof c->params, "%s", grid[g]);
+        }
+    }
+    *ncands = n;
+    if (n == 0)
+        return assay_error_set(err, ASSAY_EINVAL, "--model auto: no candidate model does %s%s",
+                               assay_task_name(tg->task), a->fo.monotone ? " with --monotone" : "");
+    const char *metric = selection_metric(tg->task);
+    int higher = assay_metric_higher_is_better(metric);
+    double t0 = assay_now();
+    *best = -1;
+    for (int i = 0; i < n; i++) {
+        candidate *c = &cands[i];
+        if (i > 0 && a->time_budget > 0 && assay_now() - t0 >= a->time_budget) continue;
+        assay_fit_options fo = a->fo;
+        fo.model = c->kind;
+        fo.params = c->params;
+        char what[96];
+        snprintf(what, sizeof what, "cv %d/%d %s", i + 1, n, c->kind);
+        double s0 = assay_now();
+        int rc = run_cv(a, &fo, what, t, hold, tg, strata, &c->cv, err);
+        if (rc) return assay_error_prefix(err, "--model auto: candidate %s (%s)", c->kind, c->params);
+        c->seconds = assay_now() - s0;
+        c->ran = 1;
+        int j = metric_index(&c->cv, metric);
+        c->mean = c->cv.mean[j];
+        c->sd = c->cv.sd[j];
+        if (*best < 0 || (higher ? c->mean > cands[*best].mean : c->mean < cands[*best].mean))
+            *best = i;
+    }
+    return ASSAY_OK;
+}
+
+static int cmp_rank(const void *x, const void *y, void *ctx) {
+    const candidate *a = x, *b = y;
+    int higher = *(const int *)ctx;
+    if (a->ran != b->ran) return b->ran - a->ran;
+    if (a->mean == b->mean) return 0;
+    return (higher ? a->mean > b->mean : a->mean < b->mean) ? -1 : 1;
+}
+
+/* Candidate order by rank (ran first, best first); stable so ties keep registry order. */
+static void rank_order(const candidate *c, int n, int higher, int *order) {
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && cmp_rank(&c[order[j]], &c[order[j - 1]], &higher) < 0; j--) {
+            int tmp = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = tmp;
+        }
+}
+
+static void print_leaderboard(const candidate *c, int n, int best, const char *metric, int folds) {
+    int order[MAX_CANDIDATES];
+    rank_order(c, n, assay_metric_higher_is_better(metric), order);
+    printf("\nmodel selection: %d-fold CV on the training rows, by %s\n", folds, metric);
+    printf("  %-4s %-7s %-70s %-19s %8s\n", "rank", "model", "parameters", metric, "seconds");
+    for (int r = 0; r < n; r++) {
+        const candidate *x = &c[order[r]];
+        if (!x->ran) {
+            printf("  %-4s %-7s %-70.70s %-19s %8s\n", "-", x->kind, x->params, "skipped (budget)", "");
+            continue;
+        }
+        char score[48];
+        snprintf(score, sizeof score, "%.4f +/- %.4f", x->mean, x->sd);
+        printf("  %-4d %-7s %-70.70s %-19s %8.2f%s\n", r + 1, x->kind, x->params, score, x->seconds,
+               order[r] == best ? "  <- selected" : "");
+    }
+}
+
+static json_t *leaderboard_json(const candidate *c, int n, int best, const char *metric) {
+    int order[MAX_CANDIDATES];
+    rank_order(c, n, assay_metric_higher_is_better(metric), order);
+    json_t *arr = json_array();
+    for (int r = 0; r < n; r++) {
+        const candidate *x = &c[order[r]];
+        json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:b}", "model", x->kind, "params", x->params,
+                              "metric", metric, "ran", x->ran, "selected", order[r] == best);
+        if (x->ran) {
+            json_object_set_new(o, "mean", cli_json_num(x->mean));
+            json_object_set_new(o, "sd", cli_json_num(x->sd));
+            json_object_set_new(o, "seconds", json_real(x->seconds));
+        }
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
 static json_t *cv_json(const cv_result *cv) {
     json_t *mean = json_object(), *sd = json_object();
     for (int j = 0; cv->names[j]; j++) {
@@ -378,6 +548,51 @@ static json_t *prep_json(const assay_prep_report *rep) {
     }
     return json_pack("{s:I,s:I,s:o}", "rows_in", (json_int_t)rep->rows_in, "duplicates_removed",
                      (json_int_t)rep->duplicates_removed, "columns", cols);
+}
+
+typedef struct impo {
+    int64_t j;
+    double gain, splits;
+} impo;
+
+static int cmp_impo(const void *x, const void *y) {
+    const impo *a = x, *b = y;
+    if (a->gain != b->gain) return a->gain > b->gain ? -1 : 1;
+    return (a->j > b->j) - (a->j < b->j);
+}
+
+/* Feature importance (tree models) by total gain, largest first; NULL for other models. With
+ * print, the top 10 are printed as a bar chart. */
+static json_t *importance_json(const assay_model *m, int print) {
+    int64_t d = assay_model_nfeatures(m);
+    double *g = malloc(sizeof *g * (size_t)d), *sp = malloc(sizeof *sp * (size_t)d);
+    impo *v = malloc(sizeof *v * (size_t)d);
+    json_t *arr = NULL;
+    if (g && sp && v && assay_model_importance(m, g, sp) == 0) {
+        double tot = 0;
+        for (int64_t j = 0; j < d; j++) v[j] = (impo){j, g[j], sp[j]}, tot += g[j];
+        qsort(v, (size_t)d, sizeof *v, cmp_impo);
+        arr = json_array();
+        const assay_pipeline *p = assay_model_pipeline(m);
+        if (print) printf("feature importance (share of total split gain):\n");
+        for (int64_t r = 0; r < d; r++) {
+            const char *name = assay_pipeline_feature_name(p, v[r].j);
+            json_array_append_new(arr, json_pack("{s:s,s:f,s:I}", "feature", name, "gain", v[r].gain,
+                                                 "splits", (json_int_t)v[r].splits));
+            if (print && r < 10 && v[r].gain > 0) {
+                double share = tot > 0 ? v[r].gain / tot : 0;
+                char bar[41];
+                int nb = (int)(share * 40 + 0.5);
+                memset(bar, '#', (size_t)nb);
+                bar[nb] = 0;
+                printf("  %-24.24s %5.1f%% %-40s %6.0f splits\n", name, 100 * share, bar, v[r].splits);
+            }
+        }
+    }
+    free(g);
+    free(sp);
+    free(v);
+    return arr;
 }
 
 /* Columns with cells that did not parse as their type: reported, not fatal. */
@@ -419,6 +634,9 @@ int cmd_fit(int argc, char **argv) {
     char *stem = NULL, *out_default = NULL, *metrics_s = NULL, *abs_out = NULL;
     json_t *doc = NULL, *test_metrics = NULL;
     cv_result cv = {0};
+    candidate *cands = NULL;
+    int ncands = 0, best = -1;
+    a.fo.model = "auto";
 
     int pa = parse_args(&a, argc, argv);
     if (pa) {
@@ -428,6 +646,12 @@ int cmd_fit(int argc, char **argv) {
     cli_common_apply(&a.c);
     a.fo.seed = a.c.seed;
     if (a.time_column) a.exclude[a.nexclude++] = a.time_column;
+    char es_params[512];
+    if (a.early_stopping && strcmp(a.fo.model, "auto") != 0) {
+        snprintf(es_params, sizeof es_params, "%s%searly_stopping=%ld", a.fo.params ? a.fo.params : "",
+                 a.fo.params && *a.fo.params ? "," : "", a.early_stopping);
+        a.fo.params = es_params;
+    }
     a.fo.exclude = a.exclude;
     a.fo.nexclude = a.nexclude;
 
@@ -542,7 +766,16 @@ int cmd_fit(int argc, char **argv) {
         fflush(stdout);
     }
 
-    if (a.cv >= 2 && (rc = run_cv(&a, t, &hold, &tg, strata, &cv, &err))) goto fail;
+    if (strcmp(a.fo.model, "auto") == 0) {
+        if (!(cands = calloc(MAX_CANDIDATES, sizeof *cands))) goto nomem;
+        if ((rc = select_model(&a, t, &hold, &tg, strata, cands, &ncands, &best, &err))) goto fail;
+        a.fo.model = cands[best].kind;
+        a.fo.params = cands[best].params;
+        cv = cands[best].cv;
+        if (!a.c.json) print_leaderboard(cands, ncands, best, selection_metric(tg.task), a.cv);
+    } else if (a.cv >= 2 && (rc = run_cv(&a, &a.fo, "cross-validation", t, &hold, &tg, strata, &cv, &err))) {
+        goto fail;
+    }
 
     if ((rc = assay_model_fit(&a.fo, t, hold.train, hold.ntrain, &model, &rep, &err))) goto fail;
 
@@ -609,6 +842,20 @@ int cmd_fit(int argc, char **argv) {
         json_decref(params);
         run_id = cli_record_run(&a.c, st, "fit", params_s, ds, fp, metrics_s, 0, NULL);
         free(params_s);
+        for (int i = 0; i < ncands; i++) { /* every candidate of the selection, as its own run */
+            json_t *cp = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:I}", "target", a.fo.target, "model",
+                                   cands[i].kind, "params", cands[i].params, "metric",
+                                   selection_metric(tg.task), "ran", cands[i].ran, "selected",
+                                   i == best, "selected_run", (json_int_t)run_id);
+            json_t *cm = json_pack("{s:o}", "cv", cands[i].ran ? cv_json(&cands[i].cv) : json_null());
+            if (cands[i].ran) json_object_set_new(cm, "seconds", json_real(cands[i].seconds));
+            char *cps = json_dumps(cp, JSON_COMPACT), *cms = json_dumps(cm, JSON_COMPACT | JSON_REAL_PRECISION(17));
+            cli_record_run(&a.c, st, "fit-candidate", cps, ds, fp, cms, 0, NULL);
+            free(cps);
+            free(cms);
+            json_decref(cp);
+            json_decref(cm);
+        }
         assay_model_rec mr = {.name = reg_name, .path = abs_out ? abs_out : a.out,
                               .kind = assay_model_kind(model), .task = assay_task_name(tg.task),
                               .metrics_json = metrics_s, .run_id = run_id};
@@ -649,6 +896,13 @@ int cmd_fit(int argc, char **argv) {
         if (version)
             json_object_set_new(doc, "registry", json_pack("{s:s,s:i}", "name", reg_name, "version", version));
         if (run_id) json_object_set_new(doc, "run_id", json_integer(run_id));
+        if (ncands)
+            json_object_set_new(doc, "selection",
+                                json_pack("{s:s,s:i,s:o}", "metric", selection_metric(tg.task),
+                                          "folds", a.cv,
+                                          "leaderboard", leaderboard_json(cands, ncands, best, selection_metric(tg.task))));
+        json_t *imp = importance_json(model, 0);
+        if (imp) json_object_set_new(doc, "importance", imp);
         json_object_set_new(doc, "seconds", json_real(elapsed));
         cli_print_json(doc);
         doc = NULL;
@@ -656,6 +910,7 @@ int cmd_fit(int argc, char **argv) {
         print_prep_report(&rep, assay_model_nfeatures(model));
         printf("model: %s%s%s%s\n", assay_model_kind(model), *assay_model_params(model) ? " (" : "",
                assay_model_params(model), *assay_model_params(model) ? ")" : "");
+        json_decref(importance_json(model, 1));
         if (a.cv >= 2) {
             printf("\ncross-validation (%d folds on the training rows), mean +/- sd:\n", cv.folds);
             for (int j = 0; cv.names[j]; j++)
@@ -682,6 +937,7 @@ fail:
     if (!st && cli_store_open(&a.c, &st, &(assay_error){0}) == 0 && st)
         cli_record_run(&a.c, st, "fit", NULL, 0, NULL, NULL, 1, err.msg);
 done:
+    free(cands);
     json_decref(doc);
     json_decref(test_metrics);
     free(metrics_s);

@@ -15,22 +15,26 @@ static void predict_usage(FILE *f) {
             "  --proba              add one probability column per class\n"
             "  --keep COL           copy a column of DATA (an id) into the output; repeatable\n"
             "  --threshold T        binary: decision threshold on the positive class's probability\n"
+            "  --explain[=N]        add the N (default 3) largest contributions per row (gbdt:\n"
+            "                       exact TreeSHAP, in log-odds for classification)\n"
             CLI_COMMON_HELP);
 }
 
 int cmd_predict(int argc, char **argv) {
-    enum { OPT_OUT = 3000, OPT_PROBA, OPT_KEEP, OPT_THRESHOLD };
+    enum { OPT_OUT = 3000, OPT_PROBA, OPT_KEEP, OPT_THRESHOLD, OPT_EXPLAIN };
     static const struct option longopts[] = {
         {"out", required_argument, 0, OPT_OUT},
         {"proba", no_argument, 0, OPT_PROBA},
         {"keep", required_argument, 0, OPT_KEEP},
         {"threshold", required_argument, 0, OPT_THRESHOLD},
+        {"explain", optional_argument, 0, OPT_EXPLAIN},
         CLI_COMMON_LONGOPTS,
         {0, 0, 0, 0}};
     cli_common c;
     cli_common_init(&c, argc, argv);
     const char *out_path = NULL, *keep[32];
-    int proba = 0, nkeep = 0, opt, status = CLI_OK, rc = 0;
+    int proba = 0, nkeep = 0, opt, status = CLI_OK, rc = 0, explain = 0;
+    double *phi = NULL;
     double threshold = -1;
     assay_error err = {0};
     assay_model *m = NULL;
@@ -58,6 +62,15 @@ int cmd_predict(int argc, char **argv) {
             if (end == optarg || *end || !(threshold >= 0 && threshold <= 1))
                 return cli_failf("predict", CLI_BAD_INPUT,
                                  "--threshold: expected a number in [0, 1], got '%s'", optarg);
+            break;
+        }
+        case OPT_EXPLAIN: {
+            char *end;
+            long v = optarg ? strtol(optarg, &end, 10) : 3;
+            if (optarg && (end == optarg || *end || v < 1 || v > 1000))
+                return cli_failf("predict", CLI_BAD_INPUT,
+                                 "--explain: expected a number of contributions 1..1000, got '%s'", optarg);
+            explain = (int)v;
             break;
         }
         default:
@@ -96,6 +109,21 @@ int cmd_predict(int argc, char **argv) {
         goto fail;
     }
     if ((rc = assay_model_predict(m, t, NULL, t->nrows, out, &err))) goto fail;
+    if (explain) {
+        int ew = assay_model_explain_width(m);
+        if (!ew) {
+            rc = assay_error_set(&err, ASSAY_EINVAL, "--explain: model '%s' has no per-prediction "
+                                 "explanations (gbdt has)", assay_model_kind(m));
+            goto fail;
+        }
+        int64_t d1 = assay_model_nfeatures(m) + 1;
+        phi = malloc(sizeof *phi * (size_t)(t->nrows ? t->nrows : 1) * (size_t)ew * (size_t)d1);
+        if (!phi) {
+            rc = assay_error_set(&err, ASSAY_ENOMEM, "out of memory");
+            goto fail;
+        }
+        if ((rc = assay_model_explain(m, t, NULL, t->nrows, phi, &err))) goto fail;
+    }
 
     int regression = assay_model_task(m) == ASSAY_TASK_REGRESSION;
     if (c.json) {
@@ -115,6 +143,7 @@ int cmd_predict(int argc, char **argv) {
         }
         json_t *doc = json_pack("{s:s,s:I,s:o}", "model", model_path, "rows", (json_int_t)t->nrows,
                                 "predictions", preds);
+        if (explain) json_object_set_new(doc, "explanations", cli_explain_json(m, t->nrows, out, phi, explain));
         if (probs) {
             json_t *labels = json_array();
             for (int k = 0; k < width; k++) json_array_append_new(labels, json_string(assay_model_label(m, k)));
@@ -131,7 +160,8 @@ int cmd_predict(int argc, char **argv) {
         assay_buf_append(&b, "\n", 1);
         free(s);
     } else {
-        if (cli_predictions_csv(m, t, NULL, t->nrows, out, proba, keep, keepcol, nkeep, &b)) {
+        if (cli_predictions_csv(m, t, NULL, t->nrows, out, proba, keep, keepcol, nkeep, &b) ||
+            (explain && cli_add_explain_column(m, t->nrows, out, phi, explain, &b))) {
             rc = assay_error_set(&err, ASSAY_ENOMEM, "out of memory");
             goto fail;
         }
@@ -144,6 +174,7 @@ fail:
 done:
     assay_buf_deinit(&b);
     free(out);
+    free(phi);
     assay_model_free(m);
     assay_table_free(t);
     cli_common_deinit(&c);

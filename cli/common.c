@@ -359,3 +359,90 @@ void cli_record_data_run(const cli_common *c, const char *command, const char *d
     cli_record_run(c, st, command, NULL, cli_record_dataset(st, data_path, t), fp, metrics_json, 0, NULL);
     assay_store_close(st);
 }
+
+/* ---- explanations ---------------------------------------------------------------------------- */
+
+/* The output group of phi that row i's explanation uses. */
+static const double *explain_row(const assay_model *m, int64_t i, const double *out,
+                                 const double *phi) {
+    int64_t d1 = assay_model_nfeatures(m) + 1;
+    int ew = assay_model_explain_width(m), width = assay_model_output_width(m);
+    int k = ew > 1 ? assay_model_decide(m, out + i * width) : 0;
+    return phi + (i * ew + k) * d1;
+}
+
+/* Indices of the top contributions of row (by |phi|, ties by feature order). */
+static int top_features(const double *row, int64_t d, int top, int64_t *idx) {
+    int n = 0;
+    for (int64_t j = 0; j < d; j++) {
+        if (row[j] == 0) continue;
+        int pos = n < top ? n++ : top;
+        if (pos == top && !(fabs(row[j]) > fabs(row[idx[top - 1]]))) continue;
+        if (pos == top) pos = top - 1;
+        while (pos > 0 && fabs(row[j]) > fabs(row[idx[pos - 1]])) idx[pos] = idx[pos - 1], pos--;
+        idx[pos] = j;
+    }
+    return n;
+}
+
+json_t *cli_explain_json(const assay_model *m, int64_t n, const double *out, const double *phi,
+                         int top) {
+    int64_t d = assay_model_nfeatures(m);
+    const assay_pipeline *p = assay_model_pipeline(m);
+    int64_t *idx = malloc(sizeof *idx * (size_t)top);
+    json_t *arr = json_array();
+    for (int64_t i = 0; idx && i < n; i++) {
+        const double *row = explain_row(m, i, out, phi);
+        json_t *o = json_object();
+        json_object_set_new(o, "bias", cli_json_num(row[d]));
+        json_t *c = json_array();
+        int nt = top_features(row, d, top, idx);
+        for (int r = 0; r < nt; r++)
+            json_array_append_new(c, json_pack("{s:s,s:o}", "feature", assay_pipeline_feature_name(p, idx[r]),
+                                               "contribution", cli_json_num(row[idx[r]])));
+        json_object_set_new(o, "top", c);
+        json_array_append_new(arr, o);
+    }
+    free(idx);
+    return arr;
+}
+
+int cli_add_explain_column(const assay_model *m, int64_t n, const double *out, const double *phi,
+                           int top, assay_buf *b) {
+    int64_t d = assay_model_nfeatures(m);
+    const assay_pipeline *p = assay_model_pipeline(m);
+    assay_buf nb = {0};
+    int64_t *idx = malloc(sizeof *idx * (size_t)top);
+    if (!idx) return ASSAY_ENOMEM;
+    size_t pos = 0;
+    int64_t line = -1; /* -1: the header */
+    while (pos < b->len) {
+        char *nl = memchr(b->data + pos, '\n', b->len - pos);
+        size_t end = nl ? (size_t)(nl - b->data) : b->len;
+        assay_buf_append(&nb, b->data + pos, end - pos);
+        if (line < 0) {
+            assay_buf_append(&nb, ",explanation", 12);
+        } else if (line < n) {
+            const double *row = explain_row(m, line, out, phi);
+            int nt = top_features(row, d, top, idx);
+            assay_buf_append(&nb, ",\"", 2);
+            for (int r = 0; r < nt; r++) {
+                const char *name = assay_pipeline_feature_name(p, idx[r]);
+                for (const char *c = name; *c; c++) assay_buf_append(&nb, *c == '"' ? "\"\"" : c, *c == '"' ? 2 : 1);
+                assay_buf_printf(&nb, "=%+.4f%s", row[idx[r]], r + 1 < nt ? ";" : "");
+            }
+            assay_buf_append(&nb, "\"", 1);
+        }
+        if (assay_buf_append(&nb, "\n", 1)) {
+            free(idx);
+            assay_buf_deinit(&nb);
+            return ASSAY_ENOMEM;
+        }
+        line++;
+        pos = end + 1;
+    }
+    free(idx);
+    assay_buf_deinit(b);
+    *b = nb;
+    return ASSAY_OK;
+}

@@ -56,6 +56,11 @@ int assay_model_kind_count(void);
 const char *assay_model_kind_name(int i);
 const char *assay_model_kind_summary(int i);
 int assay_model_kind_supports(const char *kind, assay_task task); /* 1 / 0; -1 unknown kind */
+/* The parameter sets `assay fit --model auto` cross-validates for kind i (NULL-terminated), or
+ * NULL when the kind is not a candidate. */
+const char *const *assay_model_kind_grid(int i);
+/* 1 if kind does what: "monotone" (constraints), "early_stopping", "explain", "importance". */
+int assay_model_kind_can(const char *kind, const char *what);
 
 /* ---- fitting ----------------------------------------------------------------------------- */
 

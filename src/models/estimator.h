@@ -32,7 +32,7 @@ typedef struct assay_design {
 
 /* Estimator flags. NATIVE: give it features without imputation, scaling or one-hot encoding
  * (NaN for missing cells, categorical codes; see ASSAY_ENCODE_NATIVE). */
-enum { ASSAY_EST_NATIVE = 1 };
+enum { ASSAY_EST_NATIVE = 1, ASSAY_EST_EARLY_STOPPING = 2 };
 
 typedef struct assay_estimator assay_estimator;
 
@@ -54,7 +54,9 @@ typedef struct assay_estimator_vt {
     int (*load)(assay_estimator *e, const assay_mfile *f, const char *prefix, const json_t *meta,
                 assay_error *err);
     void (*free)(assay_estimator *e);
-    unsigned flags;            /* ASSAY_EST_* */
+    unsigned flags;            /* ASSAY_EST_* (EARLY_STOPPING: takes early_stopping=N) */
+    /* Candidate parameter sets for --model auto (NULL-terminated), or NULL: not a candidate. */
+    const char *const *grid;
     /* Optional. Additive contributions to the raw margin: phi is X->n x width x (d + 1), width
      * 1 (binary, regression) or K (multiclass); the last of each d + 1 is the bias (expected
      * value). Per row and output they sum to the margin. */

@@ -1133,7 +1133,11 @@ const assay_estimator_vt assay__gbdt_vt = {
     .save = assay__gbdt_save,
     .load = assay__gbdt_load,
     .free = gb_free,
-    .flags = ASSAY_EST_NATIVE,
+    .flags = ASSAY_EST_NATIVE | ASSAY_EST_EARLY_STOPPING,
+    .grid = (const char *const[]){"n_trees=100,learning_rate=0.1,max_depth=6",
+                                  "n_trees=300,learning_rate=0.05,max_depth=4",
+                                  "n_trees=300,learning_rate=0.05,max_depth=6,subsample=0.8,colsample=0.8",
+                                  NULL},
     .explain = assay__gbdt_explain,
     .importance = assay__gbdt_importance,
 };

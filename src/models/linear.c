@@ -340,4 +340,5 @@ const assay_estimator_vt assay__ridge_vt = {
     .save = lin_save,
     .load = lin_load,
     .free = lin_free,
+    .grid = (const char *const[]){"alpha=0.1", "alpha=1", "alpha=10", NULL},
 };

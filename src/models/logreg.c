@@ -704,4 +704,5 @@ const assay_estimator_vt assay__logreg_vt = {
     .save = lr_save,
     .load = lr_load,
     .free = lr_free,
+    .grid = (const char *const[]){"C=0.1", "C=1", "C=10", NULL},
 };

@@ -36,3 +36,17 @@ int assay_model_kind_supports(const char *kind, assay_task task) {
     if ((int)task < 0 || (int)task > 30) return 0;
     return (vt->tasks & (1u << task)) ? 1 : 0;
 }
+
+const char *const *assay_model_kind_grid(int i) {
+    return i >= 0 && i < NKINDS ? registry[i]->grid : NULL;
+}
+
+int assay_model_kind_can(const char *kind, const char *what) {
+    const assay_estimator_vt *vt = assay__estimator_find(kind);
+    if (!vt || !what) return 0;
+    if (strcmp(what, "monotone") == 0 || strcmp(what, "native") == 0) return (vt->flags & ASSAY_EST_NATIVE) != 0;
+    if (strcmp(what, "early_stopping") == 0) return (vt->flags & ASSAY_EST_EARLY_STOPPING) != 0;
+    if (strcmp(what, "explain") == 0) return vt->explain != NULL;
+    if (strcmp(what, "importance") == 0) return vt->importance != NULL;
+    return 0;
+}

@@ -1,3 +1,4 @@
 # End-to-end tests: the real assay binary on the bundled data.
 assay_e2e_test(e2e_fit tests/e2e/test_fit.sh)
 assay_e2e_test(e2e_errors tests/e2e/test_errors.sh)
+assay_e2e_test(e2e_gbdt tests/e2e/test_gbdt.sh)

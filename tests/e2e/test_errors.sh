@@ -25,7 +25,7 @@ expect_error "numeric forced on text" "Home.*not a number" "$ASSAY" fit "$CREDIT
 expect_error "bad --column" "--column" "$ASSAY" fit "$CREDIT" --target Status --column Home:colour --db none
 expect_error "unknown positive label" "--positive.*'ugly'" "$ASSAY" fit "$CREDIT" --target Status --positive ugly --db none
 expect_error "unknown model" "--model.*unknown model 'forest'" "$ASSAY" fit "$CREDIT" --target Status --model forest --db none
-expect_error "bad hyperparameter" "logreg.*C" "$ASSAY" fit "$CREDIT" --target Status --params C=-1 --db none
+expect_error "bad hyperparameter" "logreg.*C" "$ASSAY" fit "$CREDIT" --target Status --model logreg --params C=-1 --db none
 expect_error "unknown option" "--frobnicate" "$ASSAY" fit "$CREDIT" --target Status --frobnicate
 expect_error "no target" "--target is required" "$ASSAY" fit "$CREDIT"
 expect_error "output directory missing" "no/such/dir" "$ASSAY" fit "$CREDIT" --target Status --out no/such/dir/m.assay --db none
@@ -40,7 +40,7 @@ check "dirty numeric cells: counted" test "$(jq '.data.invalid_cells.Income' dir
 check "dirty numeric cells: reported in text" grep -q "Income.*2 cells" dirty.txt
 
 # -- model files --------------------------------------------------------------------------------
-"$ASSAY" fit "$CREDIT" --target Status --positive bad --db none --out good.assay --cv 0 > /dev/null
+"$ASSAY" fit "$CREDIT" --target Status --positive bad --db none --out good.assay --model logreg --cv 0 > /dev/null
 check "reference model written" test -s good.assay
 size=$(stat -c %s good.assay)
 head -c $((size / 2)) good.assay > truncated.assay

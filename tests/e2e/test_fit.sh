@@ -28,7 +28,7 @@ check "fit: CV AUC $cvauc near test AUC $auc" near "$cvauc" "$auc" 0.05
 check "fit: registered version 1" test "$(jqv .registry.version fit.json)" = 1
 
 # Same seed, same data: the same model file, byte for byte.
-"$ASSAY" fit "$SRC/examples/credit_data.csv" --target Status --positive bad --out credit2.assay --json > fit2.json
+"$ASSAY" fit "$SRC/examples/credit_data.csv" --target Status --positive bad --model logreg --out credit2.assay --json > fit2.json
 check "fit twice: identical model files" cmp -s credit.assay credit2.assay
 check "fit twice: credit2 registered as version 1" test "$(jqv .registry.version fit2.json)" = 1
 "$ASSAY" fit "$SRC/examples/credit_data.csv" --target Status --positive bad --out credit.assay --json > fit3.json
