@@ -1016,6 +1016,7 @@ static int gb_fit(assay_estimator *e, const assay_design *dsg, assay_error *err)
                 else for (int64_t i = 0; i < n; i++) c.idx[i] = (int32_t)i;
             }
             double G = 0, H = 0;
+#pragma omp parallel for schedule(static)
             for (int64_t i = 0; i < n; i++) {
                 gp[2 * i] = gh[2 * (i * K + k)];
                 gp[2 * i + 1] = gh[2 * (i * K + k) + 1];
