@@ -32,7 +32,7 @@ quality() { # DATA TARGET TASK POS METRIC
     x+=("$($P bench/xgb_fit.py "$data" "$target" "$task" ${pos:+--positive "$pos"} --cv 5 --seed "$s" \
           --trees "$TREES" --depth "$DEPTH" --lr "$LR" --bins "$BINS" --threads 2 | tail -1 | sed 's/.*cv_mean=\([^ ]*\).*/\1/')")
   done
-  printf '%s\n' "${a[@]}" | mean; echo -n " "; printf '%s\n' "${x[@]}" | mean
+  printf '%s\n' "${a[@]}" | mean; echo -n " "; printf '%s\n' "${x[@]}" | mean; echo
 }
 
 speed() { # NAME -- ASSAY ARGS... -- PEER ARGS...
