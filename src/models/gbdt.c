@@ -727,10 +727,6 @@ static int commit_tree(gbdt *m, const gb_ctx *c) {
 
 /* ---- boosting ------------------------------------------------------------------------------ */
 
-static double sigmoid(double z) {
-    return z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
-}
-
 static void softmax(const double *z, int K, double *p) {
     double mx = z[0], s = 0;
     for (int k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
@@ -767,7 +763,7 @@ static double val_loss(const gbdt *m, const double *F, const double *y, int64_t 
         const double *f = F + i * K;
         switch (m->objective) {
         case GB_OBJ_LOGLOSS: {
-            double q = sigmoid(f[0]);
+            double q = assay__gb_sigmoid(f[0]);
             q = y[i] > 0.5 ? q : 1 - q;
             s -= log(q > 1e-15 ? q : 1e-15);
             break;
@@ -802,7 +798,7 @@ static void gradients(const gbdt *m, const double *F, const double *y, const dou
         double wi = w[i];
         switch (m->objective) {
         case GB_OBJ_LOGLOSS: {
-            double p = sigmoid(f[0]);
+            double p = assay__gb_sigmoid(f[0]);
             double h = p * (1 - p);
             o[0] = (float)((p - y[i]) * wi);
             o[1] = (float)((h > 1e-16 ? h : 1e-16) * wi);
@@ -863,7 +859,7 @@ static int gb_fit(assay_estimator *e, const assay_design *dsg, assay_error *err)
     int rc = ASSAY_ENOMEM;
     gb_bins b = {0};
     gb_ctx c = {.m = m, .b = &b, .ncat = dsg->ncat, .mono = dsg->monotone, .d = d};
-    int32_t *tr = NULL, *va = NULL, *leaf_of = NULL;
+    int32_t *tr = NULL, *va = NULL;
     uint8_t *vbins = NULL, *tbins = NULL;
     double *F = NULL, *Fv = NULL, *y = NULL, *yv = NULL, *w = NULL;
     float *gh = NULL, *gp = NULL;
@@ -910,9 +906,8 @@ static int gb_fit(assay_estimator *e, const assay_design *dsg, assay_error *err)
     c.feats = assay_mallocarray((size_t)d, sizeof *c.feats);
     c.fbest = assay_mallocarray((size_t)d, sizeof *c.fbest);
     c.scratch = assay_mallocarray((size_t)HIST_CHUNKS * 2 * (size_t)b.nslots, sizeof *c.scratch);
-    leaf_of = assay_mallocarray((size_t)n, sizeof *leaf_of);
     if (!tbins || (nv && !vbins) || !F || !y || !w || !gh || !gp || !c.idx || !c.tmp ||
-        !c.feats || !c.fbest || !c.scratch || !leaf_of)
+        !c.feats || !c.fbest || !c.scratch)
         goto nomem;
     if (nv) {
         Fv = assay_mallocarray((size_t)nv * (size_t)K, sizeof *Fv);
@@ -1108,7 +1103,6 @@ done:
     bins_deinit(&b);
     assay_free(tr);
     assay_free(va);
-    assay_free(leaf_of);
     assay_free(tbins);
     assay_free(vbins);
     assay_free(F);

@@ -54,6 +54,10 @@ typedef struct gbdt {
 
 extern const char *const assay__gbdt_objectives[]; /* names by GB_OBJ_* */
 
+static inline double assay__gb_sigmoid(double z) {
+    return z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
+}
+
 /* gbdt_tree.c */
 /* Whether row x goes left at internal node nd. */
 static inline int assay__gb_left(const gbdt *m, const gb_node *nd, const float *x) {

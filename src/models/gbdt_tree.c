@@ -50,7 +50,7 @@ int assay__gbdt_predict(const assay_estimator *e, const assay_matrix *X, double 
         double *mg = K <= 256 ? z : o; /* softmax K <= 256 (create refuses more) */
         assay__gbdt_margins(m, X->dense + i * d, mg);
         if (m->objective == GB_OBJ_LOGLOSS) {
-            double p = mg[0] >= 0 ? 1.0 / (1.0 + exp(-mg[0])) : exp(mg[0]) / (1.0 + exp(mg[0]));
+            double p = assay__gb_sigmoid(mg[0]);
             o[0] = 1.0 - p;
             o[1] = p;
         } else if (m->objective == GB_OBJ_SOFTMAX) {
