@@ -287,21 +287,26 @@ static void predict_all(const gbdt *m, const synth *s, double *out) {
     CHECK_OK(m->base.vt->predict(&m->base, &X, out, &err), &err);
 }
 
+/* The same binary fit with 1 and with 4 threads. */
+static void fit_1_and_4_threads(const char *params, const synth *s, gbdt **m1, gbdt **m2) {
+    int rc;
+    assay_error err;
+    omp_set_num_threads(1);
+    *m1 = fit(params, ASSAY_TASK_BINARY, 2, s, NULL, &rc, &err);
+    CHECK_OK(rc, &err);
+    omp_set_num_threads(4);
+    *m2 = fit(params, ASSAY_TASK_BINARY, 2, s, NULL, &rc, &err);
+    CHECK_OK(rc, &err);
+}
+
 /* Same seed and data: the same trees whatever the thread count (histograms sum in fixed
  * chunks); subsampling included. 20,000 rows so that histograms use several chunks. */
 static void test_determinism(void) {
     synth s;
     make_synth(&s, 20000, 0, 6);
     double *a = malloc(sizeof(double) * (size_t)s.n * 2), *b = malloc(sizeof(double) * (size_t)s.n * 2);
-    int rc;
-    assay_error err;
-    const char *params = "n_trees=20,subsample=0.8,colsample=0.8";
-    omp_set_num_threads(1);
-    gbdt *m1 = fit(params, ASSAY_TASK_BINARY, 2, &s, NULL, &rc, &err);
-    CHECK_OK(rc, &err);
-    omp_set_num_threads(4);
-    gbdt *m2 = fit(params, ASSAY_TASK_BINARY, 2, &s, NULL, &rc, &err);
-    CHECK_OK(rc, &err);
+    gbdt *m1, *m2;
+    fit_1_and_4_threads("n_trees=20,subsample=0.8,colsample=0.8", &s, &m1, &m2);
     if (m1 && m2) {
         predict_all(m1, &s, a);
         predict_all(m2, &s, b);
@@ -312,6 +317,47 @@ static void test_determinism(void) {
     free_model(m2);
     free(a);
     free(b);
+    free_synth(&s);
+}
+
+/* 150,000 rows: the row partition runs in parallel chunks and the training margins are
+ * updated from the leaves' row ranges. Each added tree must lower the training log loss (a tree
+ * fitted to the wrong rows' gradients would not), and 1 and 4 threads give the same trees. */
+static void test_large_partition(void) {
+    synth s;
+    make_synth(&s, 150000, 0, 13);
+    gbdt *m1, *m2;
+    fit_1_and_4_threads("n_trees=8,learning_rate=0.3,max_depth=5", &s, &m1, &m2);
+    double *p = malloc(sizeof(double) * (size_t)s.n * 2), *q = malloc(sizeof(double) * (size_t)s.n * 2);
+    if (m1 && m2) {
+        predict_all(m1, &s, p);
+        predict_all(m2, &s, q);
+        CHECK(memcmp(p, q, sizeof(double) * (size_t)s.n * 2) == 0);
+        const int64_t trees = m2->ntrees, nodes = m2->nnodes;
+        double prev = INFINITY;
+        printf("  training log loss by trees:");
+        for (int64_t t = 1; t <= trees; t++) {
+            m2->ntrees = t;
+            m2->nnodes = m2->tree_off[t];
+            predict_all(m2, &s, p);
+            double ll = 0;
+            for (int64_t i = 0; i < s.n; i++) {
+                double pi = p[2 * i + 1];
+                ll -= s.y[i] > 0.5 ? log(pi) : log(1 - pi);
+            }
+            ll /= (double)s.n;
+            printf(" %.4f", ll);
+            CHECK(ll < prev - 1e-4);
+            prev = ll;
+        }
+        printf("\n");
+        m2->ntrees = trees;
+        m2->nnodes = nodes;
+    }
+    free(p);
+    free(q);
+    free_model(m1);
+    free_model(m2);
     free_synth(&s);
 }
 
@@ -457,6 +503,7 @@ int main(void) {
     RUN(test_missing_direction);
     RUN(test_monotone);
     RUN(test_determinism);
+    RUN(test_large_partition);
     RUN(test_early_stopping);
     RUN(test_regression_objectives);
     RUN(test_save_load);
