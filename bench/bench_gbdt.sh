@@ -62,6 +62,28 @@ echo "mlc_churn   5-fold CV ROC AUC: assay $a  XGBoost $x  (difference $(echo "$
 read -r a x < <(quality "$CHI" ridership regression "" rmse)
 echo "Chicago     5-fold CV RMSE:    assay $a  XGBoost $x  (ratio $(echo "$a / $x" | bc -l | xargs printf '%.4f'))"
 
+# --model auto (every candidate over its grid, on the same folds) against the better of
+# scikit-learn's LogisticRegression and XGBoost (the settings above), same fold seeds.
+auto_quality() { # DATA TARGET POS
+  local data=$1 target=$2 pos=$3 a=() l=() x=()
+  for s in $SEEDS; do
+    a+=("$("$ASSAY" fit "$data" --target "$target" --positive "$pos" --model auto --cv 5 --test-size 0 \
+          --seed "$s" --db none --threads 2 --json | jq -r '.metrics.cv.mean.roc_auc')")
+    l+=("$($P bench/sklearn_cv.py "$data" "$target" binary --positive "$pos" --cv 5 --seed "$s" --threads 2 \
+          | tail -1 | sed 's/.*cv_mean=\([^ ]*\).*/\1/')")
+    x+=("$($P bench/xgb_fit.py "$data" "$target" binary --positive "$pos" --cv 5 --seed "$s" \
+          --trees "$TREES" --depth "$DEPTH" --lr "$LR" --bins "$BINS" --threads 2 | tail -1 | sed 's/.*cv_mean=\([^ ]*\).*/\1/')")
+  done
+  echo "$(printf '%s\n' "${a[@]}" | mean) $(printf '%s\n' "${l[@]}" | mean) $(printf '%s\n' "${x[@]}" | mean)"
+}
+for spec in "$CREDIT Status bad credit_data" "$CHURN churn yes mlc_churn"; do
+  set -- $spec
+  read -r a l x < <(auto_quality "$1" "$2" "$3")
+  best=$(echo "if ($l > $x) $l else $x" | bc -l)
+  printf '%-11s --model auto 5-fold CV ROC AUC: assay %s  sklearn LR %s  XGBoost %s  (vs best %+.4f)\n' \
+    "$4" "$a" "$l" "$x" "$(echo "$a - $best" | bc -l)"
+done
+
 speed "credit_data 5-fold CV" -- "$ASSAY" fit "$CREDIT" --target Status --positive bad --model gbdt --params "$GB" \
   --cv 5 --test-size 0 --db none --threads 2 -- $P bench/xgb_fit.py "$CREDIT" Status binary --positive bad --cv 5 \
   --trees "$TREES" --depth "$DEPTH" --lr "$LR" --bins "$BINS" --threads 2

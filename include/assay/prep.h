@@ -50,7 +50,8 @@ typedef struct assay_prep_options {
                                         >= 1 a count, < 1 a fraction of rows; 0 = off */
     int max_categories;              /* keep at most this many levels (most frequent); 0 = all */
     assay_unseen unseen;             /* default IGNORE (all-zero one-hot row) */
-    unsigned datetime_features;      /* ASSAY_DT_* bits; default year|month|day|dayofweek|hour */
+    unsigned datetime_features;      /* ASSAY_DT_* bits; default year|month|day|dayofweek|hour|
+                                        dayofyear (day of year: holidays, seasons) */
 } assay_prep_options;
 
 void assay_prep_options_init(assay_prep_options *o);

@@ -12,7 +12,7 @@ void assay_prep_options_init(assay_prep_options *o) {
     o->encode = ASSAY_ENCODE_ONEHOT;
     o->unseen = ASSAY_UNSEEN_IGNORE;
     o->datetime_features = ASSAY_DT_YEAR | ASSAY_DT_MONTH | ASSAY_DT_DAY | ASSAY_DT_DAYOFWEEK |
-                           ASSAY_DT_HOUR;
+                           ASSAY_DT_HOUR | ASSAY_DT_DAYOFYEAR;
 }
 
 void assay_prep_report_deinit(assay_prep_report *r) {

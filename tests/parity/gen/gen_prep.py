@@ -64,7 +64,7 @@ columns = [
     ("plan", "categorical", plan),
 ]
 
-DT_FIELDS = ["year", "month", "day", "dayofweek", "hour"]
+DT_FIELDS = ["year", "month", "day", "dayofweek", "hour", "dayofyear"]
 
 
 def calendar(secs):
