@@ -14,25 +14,14 @@
 
 #include "cli.h"
 
-#define MAX_EXCLUDE 64
-
-typedef struct fit_cli {
-    cli_common c;
-    const char *data, *test_path, *out, *name, *time_column, *predictions;
-    double test_size, time_budget;
-    int cv;
-    long early_stopping;
-    assay_fit_options fo;
-    const char *exclude[MAX_EXCLUDE];
-    int nexclude;
-} fit_cli;
+#include "fit.h"
 
 static void fit_usage(FILE *f) {
     fprintf(f,
             "usage: assay fit DATA --target COL [options]\n\n"
             "Clean, featurize and fit a model on DATA (CSV or JSON Lines), cross-validate it on the\n"
             "training rows, evaluate it on a held-out test set, save it and record the run.\n\n"
-            "  --target COL         the column to predict (required)\n"
+            "  --target COL         the column to predict (required for tables)\n"
             "  --positive LABEL     binary: the positive class (default: the minority class)\n"
             "  --task T             binary, multiclass, regression (default: inferred)\n"
             "  --model NAME         auto (default: cross-validate every candidate family over a\n"
@@ -41,6 +30,16 @@ static void fit_usage(FILE *f) {
             "  --time-budget S      --model auto: start no new candidate after S seconds\n"
             "  --early-stopping N   gbdt: stop when N rounds bring no validation improvement\n"
             "  --monotone C:+1,...  gbdt: monotone constraints per numeric column (+1, -1)\n"
+            "neural networks (--model mlp or cnn):\n"
+            "  --hidden N,N,...     mlp: hidden layer sizes (default 256,128)\n"
+            "  --arch A             layers, e.g. conv32-pool-conv64-pool-fc128 (cnn default) or\n"
+            "                       fc256-fc128; convN[xK][bn], fcN[bn], pool, avgpool, drop[P]\n"
+            "  --epochs N --batch-size N --lr X --weight-decay X --dropout P\n"
+            "  --optimizer O        adam (default), adamw, sgd, momentum, nesterov\n"
+            "images: DATA is an IDX image file (gzip or raw) with --labels FILE, or a folder with\n"
+            "one sub-folder of PNG images per class; --test FILE (--test-labels FILE) or --test DIR\n"
+            "  --labels FILE        the IDX labels of DATA\n"
+            "  --test-labels FILE   the IDX labels of --test\n"
             "  --test FILE          a separate test set (default: a holdout of DATA)\n"
             "  --test-size F        fraction of rows held out for testing (default 0.2; 0: none)\n"
             "  --time-column COL    split by time: the latest rows are the test set\n"
@@ -93,7 +92,9 @@ enum {
     OPT_TARGET = 2000, OPT_POSITIVE, OPT_TASK, OPT_MODEL, OPT_PARAMS, OPT_TEST, OPT_TEST_SIZE,
     OPT_TIME, OPT_CV, OPT_EXCLUDE, OPT_OUT, OPT_NAME, OPT_IMPUTE, OPT_IMPUTE_VALUE, OPT_MISSIND,
     OPT_OUTLIERS, OPT_OUTLIER_ACTION, OPT_OUTLIER_T, OPT_SCALE, OPT_ENCODE, OPT_MINFREQ,
-    OPT_MAXCAT, OPT_UNSEEN, OPT_NODEDUP, OPT_PREDICTIONS, OPT_BUDGET, OPT_EARLY, OPT_MONOTONE
+    OPT_MAXCAT, OPT_UNSEEN, OPT_NODEDUP, OPT_PREDICTIONS, OPT_BUDGET, OPT_EARLY, OPT_MONOTONE,
+    OPT_LABELS, OPT_TEST_LABELS, OPT_ARCH, OPT_HIDDEN, OPT_EPOCHS, OPT_BATCH, OPT_LR,
+    OPT_OPTIMIZER, OPT_WD, OPT_DROPOUT
 };
 
 static int parse_args(fit_cli *a, int argc, char **argv) {
@@ -126,6 +127,16 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         {"time-budget", required_argument, 0, OPT_BUDGET},
         {"early-stopping", required_argument, 0, OPT_EARLY},
         {"monotone", required_argument, 0, OPT_MONOTONE},
+        {"labels", required_argument, 0, OPT_LABELS},
+        {"test-labels", required_argument, 0, OPT_TEST_LABELS},
+        {"arch", required_argument, 0, OPT_ARCH},
+        {"hidden", required_argument, 0, OPT_HIDDEN},
+        {"epochs", required_argument, 0, OPT_EPOCHS},
+        {"batch-size", required_argument, 0, OPT_BATCH},
+        {"lr", required_argument, 0, OPT_LR},
+        {"optimizer", required_argument, 0, OPT_OPTIMIZER},
+        {"weight-decay", required_argument, 0, OPT_WD},
+        {"dropout", required_argument, 0, OPT_DROPOUT},
         CLI_COMMON_LONGOPTS,
         {0, 0, 0, 0}};
     static const char *const impute_names[] = {"median", "mean", "most_frequent", "constant", NULL};
@@ -232,6 +243,16 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
             a->early_stopping = (long)d;
             break;
         case OPT_MONOTONE: a->fo.monotone = optarg; break;
+        case OPT_LABELS: a->labels = optarg; break;
+        case OPT_TEST_LABELS: a->test_labels = optarg; break;
+        case OPT_ARCH: a->arch = optarg; break;
+        case OPT_HIDDEN: a->hidden = optarg; break;
+        case OPT_EPOCHS: a->epochs = optarg; break;
+        case OPT_BATCH: a->batch = optarg; break;
+        case OPT_LR: a->lr = optarg; break;
+        case OPT_OPTIMIZER: a->optimizer = optarg; break;
+        case OPT_WD: a->weight_decay = optarg; break;
+        case OPT_DROPOUT: a->dropout = optarg; break;
         case '?':
         default:
             fprintf(stderr, "assay fit: unknown or incomplete option '%s' (see assay fit --help)\n",
@@ -248,6 +269,14 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         return CLI_BAD_INPUT;
     }
     a->data = argv[optind];
+    a->images = a->labels || cli_is_directory(a->data);
+    if (a->images) a->fo.target = "label";
+    if (a->test_labels && !a->images) {
+        fprintf(stderr, "assay fit: --test-labels goes with image data (DATA with --labels)\n");
+        return CLI_BAD_INPUT;
+    }
+    if (cli_fit_nn_params(a)) return CLI_BAD_INPUT;
+    if (a->images) return 0;
     if (!a->fo.target) {
         fprintf(stderr, "assay fit: --target is required (the column to predict)\n");
         return CLI_BAD_INPUT;
@@ -284,7 +313,7 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
 }
 
 /* "credit_data" from "examples/credit_data.csv". */
-static char *stem_of(const char *path) {
+char *cli_stem_of(const char *path) {
     char *copy = strdup(path);
     if (!copy) return NULL;
     char *b = strdup(basename(copy));
@@ -643,10 +672,17 @@ int cmd_fit(int argc, char **argv) {
         cli_common_deinit(&a.c);
         return pa < 0 ? CLI_OK : pa;
     }
+    if (a.images) {
+        cli_common_apply(&a.c);
+        a.fo.seed = a.c.seed;
+        status = cli_fit_images(&a);
+        cli_common_deinit(&a.c);
+        return status;
+    }
     cli_common_apply(&a.c);
     a.fo.seed = a.c.seed;
     if (a.time_column) a.exclude[a.nexclude++] = a.time_column;
-    char es_params[512];
+    char es_params[1200];
     if (a.early_stopping && strcmp(a.fo.model, "auto") != 0) {
         snprintf(es_params, sizeof es_params, "%s%searly_stopping=%ld", a.fo.params ? a.fo.params : "",
                  a.fo.params && *a.fo.params ? "," : "", a.early_stopping);
@@ -655,7 +691,7 @@ int cmd_fit(int argc, char **argv) {
     a.fo.exclude = a.exclude;
     a.fo.nexclude = a.nexclude;
 
-    stem = stem_of(a.data);
+    stem = cli_stem_of(a.data);
     if (!a.out) {
         size_t n = strlen(stem) + 8;
         out_default = malloc(n);
@@ -827,7 +863,7 @@ int cmd_fit(int argc, char **argv) {
     int64_t run_id = 0;
     const char *reg_name = a.name ? a.name : NULL;
     char *out_stem = NULL;
-    if (!reg_name) reg_name = out_stem = stem_of(a.out);
+    if (!reg_name) reg_name = out_stem = cli_stem_of(a.out);
     if ((rc = cli_store_open(&a.c, &st, &err))) {
         fprintf(stderr, "assay fit: warning: store not available: %s\n", err.msg);
         rc = 0;

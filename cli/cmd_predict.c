@@ -4,13 +4,15 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
 static void predict_usage(FILE *f) {
     fprintf(f,
             "usage: assay predict MODEL DATA [options]\n\n"
-            "Predict every row of DATA (CSV or JSON Lines with the columns the model was trained on).\n\n"
+            "Predict every row of DATA (CSV or JSON Lines with the columns the model was trained on),\n"
+            "or, for an image model, every image of DATA (an IDX file or a folder of PNGs).\n\n"
             "  --out FILE           write the predictions to FILE (default: standard output)\n"
             "  --proba              add one probability column per class\n"
             "  --keep COL           copy a column of DATA (an id) into the output; repeatable\n"
@@ -18,6 +20,62 @@ static void predict_usage(FILE *f) {
             "  --explain[=N]        add the N (default 3) largest contributions per row (gbdt:\n"
             "                       exact TreeSHAP, in log-odds for classification)\n"
             CLI_COMMON_HELP);
+}
+
+/* A folder, or a file starting with the gzip or an IDX magic. */
+static int looks_like_images(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return 1;
+    unsigned char h[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t got = fread(h, 1, 4, f);
+    fclose(f);
+    return got == 4 && ((h[0] == 0x1f && h[1] == 0x8b) || (h[0] == 0 && h[1] == 0 && h[2] == 8));
+}
+
+/* An image model over the images of path (IDX file or PNG folder): CSV "index,prediction" (+
+ * probabilities), or JSON. */
+static int predict_images(const cli_common *c, const assay_model *m, const char *path, int proba,
+                          assay_buf *b, assay_error *err) {
+    assay_images im = {0};
+    int rc = assay_images_read(path, NULL, &im, err);
+    if (rc) return rc;
+    const int K = assay_model_output_width(m);
+    double *out = malloc(sizeof *out * (size_t)(im.n ? im.n : 1) * (size_t)K);
+    if (!out) rc = assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    if (!rc) rc = assay_model_predict_images(m, &im, NULL, im.n, out, err);
+    if (!rc && c->json) {
+        json_t *preds = json_array(), *probs = proba ? json_array() : NULL, *labels = json_array();
+        for (int k = 0; k < K; k++) json_array_append_new(labels, json_string(assay_model_label(m, k)));
+        for (int64_t i = 0; i < im.n; i++) {
+            json_array_append_new(preds, json_string(assay_model_label(m, assay_model_decide(m, out + i * K))));
+            if (!probs) continue;
+            json_t *p = json_array();
+            for (int k = 0; k < K; k++) json_array_append_new(p, cli_json_num(out[i * K + k]));
+            json_array_append_new(probs, p);
+        }
+        json_t *doc = json_pack("{s:s,s:I,s:o,s:o}", "model", "image", "rows", (json_int_t)im.n,
+                                "labels", labels, "predictions", preds);
+        if (probs) json_object_set_new(doc, "probabilities", probs);
+        char *s = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        json_decref(doc);
+        if (!s || assay_buf_printf(b, "%s\n", s)) rc = assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+        free(s);
+    } else if (!rc) {
+        rc = assay_buf_printf(b, "index,prediction");
+        for (int k = 0; !rc && proba && k < K; k++) rc = assay_buf_printf(b, ",p_%s", assay_model_label(m, k));
+        if (!rc) rc = assay_buf_printf(b, "\n");
+        for (int64_t i = 0; !rc && i < im.n; i++) {
+            rc = assay_buf_printf(b, "%lld,%s", (long long)i, assay_model_label(m, assay_model_decide(m, out + i * K)));
+            for (int k = 0; !rc && proba && k < K; k++) rc = assay_buf_printf(b, ",%.6g", out[i * K + k]);
+            if (!rc) rc = assay_buf_printf(b, "\n");
+        }
+        if (rc) rc = assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    }
+    free(out);
+    assay_images_deinit(&im);
+    return rc;
 }
 
 int cmd_predict(int argc, char **argv) {
@@ -91,6 +149,21 @@ int cmd_predict(int argc, char **argv) {
             goto fail;
         }
         assay_model_set_threshold(m, threshold);
+    }
+    if (assay_model_image_input(m, NULL, NULL, NULL)) {
+        if (nkeep || explain) {
+            rc = assay_error_set(&err, ASSAY_EINVAL, "--keep and --explain apply to table rows, not images");
+            goto fail;
+        }
+        rc = predict_images(&c, m, data_path, proba, &b, &err);
+        if (rc) goto fail;
+        if ((rc = cli_write_output(out_path, b.data ? b.data : "", b.len, &err))) goto fail;
+        goto done;
+    }
+    if (looks_like_images(data_path)) {
+        rc = assay_error_set(&err, ASSAY_EINVAL, "%s: images (IDX or a folder), but this %s model "
+                             "takes table rows (CSV or JSON Lines)", data_path, assay_model_kind(m));
+        goto fail;
     }
     int nov;
     const assay_col_override *ov = assay_model_read_overrides(m, &nov);

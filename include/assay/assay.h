@@ -5,8 +5,10 @@
 #include "core.h"
 #include "tensor.h"
 #include "data.h"
+#include "image.h"
 #include "prep.h"
 #include "model.h"
+#include "nn.h"
 #include "eval.h"
 #include "store.h"
 

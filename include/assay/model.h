@@ -8,6 +8,7 @@
 #ifndef ASSAY_MODEL_H
 #define ASSAY_MODEL_H
 
+#include "image.h"
 #include "prep.h"
 #include "tensor.h"
 
@@ -152,6 +153,29 @@ int assay_model_encode_target(const assay_model *m, const assay_table *t, const 
 /* Read options that make a CSV/JSONL reader type the model's input columns as at training. The
  * array is owned by the model. */
 const assay_col_override *assay_model_read_overrides(const assay_model *m, int *n);
+
+/* ---- image models ------------------------------------------------------------------------
+ * A model fitted on images (mlp, cnn) has no table pipeline: it keeps the image shape and the
+ * per-channel mean and standard deviation of its training pixels, and its labels are the class
+ * names. The table functions above refuse such a model with a message, and the functions below
+ * refuse a table model. */
+
+/* Fit o->model (NULL: "cnn"; mlp and cnn take images) on images rows (NULL = all) of im, which
+ * must have labels. The task is binary for 2 classes, else multiclass; the labels are the class
+ * names. */
+int assay_model_fit_images(const assay_fit_options *o, const assay_images *im,
+                           const int64_t *rows, int64_t nrows, assay_model **out,
+                           assay_error *err);
+/* 1 if the model takes images (c, h, w filled where not NULL), else 0. */
+int assay_model_image_input(const assay_model *m, int *c, int *h, int *w);
+/* out: nrows x width probabilities for rows (NULL = all) of im, which must have the model's
+ * image shape. */
+int assay_model_predict_images(const assay_model *m, const assay_images *im, const int64_t *rows,
+                               int64_t nrows, double *out, assay_error *err);
+/* What the estimator reports about its training (neural models: epochs run, best epoch, loss
+ * and validation metric per epoch, seconds, examples per second) as JSON text (assay_free), or
+ * NULL when it reports nothing. */
+char *assay_model_training_json(const assay_model *m);
 
 /* Free-form JSON metadata saved with the model under "assay.info.<key>" (metrics, data
  * fingerprint, training command). value must be valid JSON text. */

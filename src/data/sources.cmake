@@ -7,4 +7,5 @@ set(ASSAY_DATA_SOURCES
   src/data/csv.c
   src/data/jsonl.c
   src/data/split.c
+  src/data/image.c
 )

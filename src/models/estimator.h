@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "../internal.h"
+#include "assay/image.h"
 
 typedef struct assay_design {
     assay_matrix X;            /* n x d */
@@ -28,6 +29,11 @@ typedef struct assay_design {
      * (-1, 0, +1). Either may be NULL (no categorical features / no constraints). */
     const int32_t *ncat;
     const int8_t *monotone;
+    /* Images (neural estimators): when set, the examples are images->pix (X is empty and
+     * images->n gives the rows), normalized per channel with img_mean / img_std as batches are
+     * drawn. Prediction always gets normalized rows in X. */
+    const assay_images *images;
+    const float *img_mean, *img_std;
 } assay_design;
 
 /* Estimator flags. NATIVE: give it features without imputation, scaling or one-hot encoding
@@ -64,6 +70,8 @@ typedef struct assay_estimator_vt {
                    assay_error *err);
     /* Optional. Per feature: total gain and number of splits. */
     int (*importance)(const assay_estimator *e, double *gain, double *splits);
+    /* Optional. A JSON object describing the training (history, time), or NULL. */
+    json_t *(*training)(const assay_estimator *e);
 } assay_estimator_vt;
 
 /* Every estimator struct starts with this. */
@@ -82,5 +90,7 @@ extern const assay_estimator_vt assay__logreg_vt;
 extern const assay_estimator_vt assay__linear_vt;
 extern const assay_estimator_vt assay__ridge_vt;
 extern const assay_estimator_vt assay__gbdt_vt;
+extern const assay_estimator_vt assay__mlp_vt;
+extern const assay_estimator_vt assay__cnn_vt;
 
 #endif

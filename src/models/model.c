@@ -25,7 +25,18 @@ struct assay_model {
     assay_coltype target_type;
     int ninfo;
     char **info_keys, **info_vals;
+    /* image models: no pipeline; the input shape and per-channel normalization */
+    int image, img_c, img_h, img_w;
+    float img_mean[4], img_std[4];
 };
+
+#define MAX_IMAGE_CHANNELS 4
+
+static int refuse_images(const assay_model *m, assay_error *err) {
+    return assay_error_set(err, ASSAY_EINVAL,
+                           "this %s model takes %dx%dx%d images (IDX files or a folder of PNGs), "
+                           "not table rows", m->kind, m->img_c, m->img_h, m->img_w);
+}
 
 /* ---- target ------------------------------------------------------------------------------ */
 
@@ -494,6 +505,142 @@ fail:
     return rc;
 }
 
+/* ---- image models ------------------------------------------------------------------------ */
+
+int assay_model_fit_images(const assay_fit_options *o, const assay_images *im,
+                           const int64_t *rows, int64_t nrows, assay_model **out,
+                           assay_error *err) {
+    *out = NULL;
+    if (!rows) nrows = im->n;
+    if (!im->labels || im->nclasses < 2)
+        return assay_error_set(err, ASSAY_EINVAL, "images: %s", !im->labels ? "no labels (give --labels)"
+                                                                            : "fewer than 2 classes");
+    if (im->c < 1 || im->c > MAX_IMAGE_CHANNELS)
+        return assay_error_set(err, ASSAY_EINVAL, "images: %d channels (1 to %d supported)", im->c,
+                               MAX_IMAGE_CHANNELS);
+    const char *kind = o->model && strcmp(o->model, "auto") ? o->model : "cnn";
+    const assay_estimator_vt *vt = assay__estimator_find(kind);
+    if (!vt || (vt != &assay__cnn_vt && vt != &assay__mlp_vt))
+        return assay_error_set(err, ASSAY_EINVAL, "--model: '%s' does not take images (cnn and mlp do)", kind);
+    int rc = ASSAY_ENOMEM;
+    assay_images sub = *im;
+    uint8_t *pix = NULL;
+    int32_t *lab = NULL;
+    double *y = NULL;
+    const int64_t P = (int64_t)im->c * im->h * im->w;
+    assay_model *m = assay_calloc(1, sizeof *m);
+    if (!m) return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    if (rows) { /* the chosen images, copied in order */
+        pix = assay_mallocarray((size_t)(nrows ? nrows : 1), (size_t)P);
+        lab = assay_mallocarray((size_t)(nrows ? nrows : 1), sizeof *lab);
+        if (!pix || !lab) goto nomem;
+        for (int64_t i = 0; i < nrows; i++) {
+            if (rows[i] < 0 || rows[i] >= im->n) {
+                rc = assay_error_set(err, ASSAY_EINVAL, "images: row %lld out of range", (long long)rows[i]);
+                goto fail;
+            }
+            memcpy(pix + i * P, im->pix + rows[i] * P, (size_t)P);
+            lab[i] = im->labels[rows[i]];
+        }
+        sub.pix = pix, sub.labels = lab, sub.n = nrows;
+    }
+    if (!(y = assay_mallocarray((size_t)(nrows ? nrows : 1), sizeof *y))) goto nomem;
+    for (int64_t i = 0; i < nrows; i++) y[i] = sub.labels[i];
+    m->image = 1;
+    m->img_c = im->c, m->img_h = im->h, m->img_w = im->w;
+    assay_images_channel_stats(&sub, m->img_mean, m->img_std);
+    for (int c = 0; c < im->c; c++)
+        if (!(m->img_std[c] > 1e-6f)) m->img_std[c] = 1.0f; /* a constant channel */
+    m->task = im->nclasses == 2 ? ASSAY_TASK_BINARY : ASSAY_TASK_MULTICLASS;
+    m->nclasses = im->nclasses;
+    m->positive = m->task == ASSAY_TASK_BINARY ? 1 : 0;
+    m->threshold = 0.5;
+    m->target_type = ASSAY_COL_CATEGORICAL;
+    if (!(m->labels = assay_calloc((size_t)im->nclasses, sizeof *m->labels))) goto nomem;
+    for (int k = 0; k < im->nclasses; k++)
+        if (!(m->labels[k] = assay_strdup(im->class_names[k]))) goto nomem;
+    /* the input shape is part of the parameters, so the model file says it */
+    assay_buf pb = {0};
+    const char *given = o->params ? o->params : "";
+    assay_buf_printf(&pb, "%s%s", given, *given ? "," : "");
+    if (!strstr(given, "input=")) assay_buf_printf(&pb, "input=%dx%dx%d", im->c, im->h, im->w);
+    else if (pb.len) pb.data[--pb.len] = 0;
+    m->params = pb.data ? pb.data : assay_strdup("");
+    if (!m->params || !(m->kind = assay_strdup(kind)) || !(m->target = assay_strdup("label"))) goto nomem;
+    assay_params params = {0};
+    if ((rc = assay_params_parse(m->params, &params, err))) goto fail;
+    rc = vt->create(&params, m->task, m->nclasses, P, &m->est, err);
+    assay_params_deinit(&params);
+    if (rc) goto fail;
+    assay_design design = {.X = {.n = 0, .d = P}, .y = y, .task = m->task, .nclasses = m->nclasses,
+                           .seed = o->seed, .images = &sub, .img_mean = m->img_mean,
+                           .img_std = m->img_std};
+    if ((rc = m->est->vt->fit(m->est, &design, err))) goto fail;
+    assay_free(pix);
+    assay_free(lab);
+    assay_free(y);
+    *out = m;
+    return ASSAY_OK;
+nomem:
+    rc = assay_error_set(err, ASSAY_ENOMEM, "out of memory fitting the model");
+fail:
+    assay_free(pix);
+    assay_free(lab);
+    assay_free(y);
+    assay_model_free(m);
+    return rc;
+}
+
+int assay_model_image_input(const assay_model *m, int *c, int *h, int *w) {
+    if (c) *c = m->img_c;
+    if (h) *h = m->img_h;
+    if (w) *w = m->img_w;
+    return m->image;
+}
+
+int assay_model_predict_images(const assay_model *m, const assay_images *im, const int64_t *rows,
+                               int64_t nrows, double *out, assay_error *err) {
+    if (!m->image)
+        return assay_error_set(err, ASSAY_EINVAL, "this %s model takes table rows, not images", m->kind);
+    if (im->c != m->img_c || im->h != m->img_h || im->w != m->img_w)
+        return assay_error_set(err, ASSAY_ESCHEMA, "the images are %dx%dx%d; the model takes %dx%dx%d",
+                               im->c, im->h, im->w, m->img_c, m->img_h, m->img_w);
+    if (!rows) nrows = im->n;
+    const int64_t P = (int64_t)im->c * im->h * im->w, chunk = 1024;
+    const int width = assay_model_output_width(m);
+    float *X = assay_mallocarray((size_t)chunk, (size_t)P * sizeof(float));
+    int64_t *idx = assay_mallocarray((size_t)chunk, sizeof *idx);
+    int rc = X && idx ? ASSAY_OK : assay_error_set(err, ASSAY_ENOMEM, "out of memory predicting");
+    for (int64_t s = 0; s < nrows && !rc; s += chunk) {
+        int64_t n = nrows - s < chunk ? nrows - s : chunk;
+        for (int64_t i = 0; i < n; i++) {
+            idx[i] = rows ? rows[s + i] : s + i;
+            if (idx[i] < 0 || idx[i] >= im->n) {
+                rc = assay_error_set(err, ASSAY_EINVAL, "images: row %lld out of range", (long long)idx[i]);
+                break;
+            }
+        }
+        if (rc) break;
+        assay_images_batch(X, im, idx, n, m->img_mean, m->img_std, NULL, 0, 0);
+        assay_matrix mx = {.n = n, .d = P, .dense = X};
+        rc = m->est->vt->predict(m->est, &mx, out + s * width, err);
+    }
+    assay_free(X);
+    assay_free(idx);
+    return rc;
+}
+
+char *assay_model_training_json(const assay_model *m) {
+    if (!m->est->vt->training) return NULL;
+    json_t *j = m->est->vt->training(m->est);
+    if (!j) return NULL;
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    json_decref(j);
+    char *r = s ? assay_strdup(s) : NULL;
+    free(s);
+    return r;
+}
+
 /* ---- accessors --------------------------------------------------------------------------- */
 
 assay_task assay_model_task(const assay_model *m) { return m->task; }
@@ -538,6 +685,7 @@ int assay_model_predict_matrix(const assay_model *m, const assay_matrix *X, doub
 
 int assay_model_predict(const assay_model *m, const assay_table *t, const int64_t *rows,
                         int64_t nrows, double *out, assay_error *err) {
+    if (m->image) return refuse_images(m, err);
     if (!rows) nrows = t->nrows;
     int64_t d = m->est->nfeatures;
     int width = assay_model_output_width(m);
@@ -575,6 +723,7 @@ int assay_model_explain(const assay_model *m, const assay_table *t, const int64_
     if (!m->est->vt->explain)
         return assay_error_set(err, ASSAY_EINVAL, "model '%s' has no per-prediction explanations "
                                "(gbdt has)", m->kind);
+    if (m->image) return refuse_images(m, err);
     if (!rows) nrows = t->nrows;
     int64_t d = m->est->nfeatures;
     int64_t stride = (int64_t)assay_model_explain_width(m) * (d + 1);
@@ -706,6 +855,9 @@ int assay_model_save(const assay_model *m, const char *path, assay_error *err) {
     for (int i = 0; i < m->noverrides; i++)
         json_array_append_new(schema, json_pack("{s:s,s:s}", "name", m->overrides[i].name, "type",
                                                 assay_coltype_name(m->overrides[i].type)));
+    if (m->image)
+        json_array_append_new(schema, json_pack("{s:s,s:s}", "name", m->target, "type",
+                                                assay_coltype_name(m->target_type)));
     if ((rc = m->est->vt->save(m->est, w, "est.", estmeta, err))) goto fail;
     char num[64];
     if ((rc = assay_mfile_writer_meta(w, "assay.kind", m->kind, err)) ||
@@ -729,8 +881,22 @@ int assay_model_save(const assay_model *m, const char *path, assay_error *err) {
     rc = meta_json(w, "assay.estimator", estmeta, err);
     estmeta = NULL;
     if (rc) goto fail;
-    if (!(pipe = assay_pipeline_to_json(m->pipe))) goto nomem;
-    if ((rc = assay_mfile_writer_meta(w, "assay.pipeline", pipe, err))) goto fail;
+    if (m->image) {
+        json_t *in = json_pack("{s:s,s:[iii]}", "kind", "image", "shape", m->img_c, m->img_h, m->img_w);
+        json_t *mean = json_array(), *sd = json_array();
+        for (int c = 0; in && mean && sd && c < m->img_c; c++) {
+            json_array_append_new(mean, json_real(m->img_mean[c]));
+            json_array_append_new(sd, json_real(m->img_std[c]));
+        }
+        if (!in || !mean || !sd || json_object_set_new(in, "mean", mean) || json_object_set_new(in, "std", sd)) {
+            json_decref(in);
+            goto nomem;
+        }
+        if ((rc = meta_json(w, "assay.input", in, err))) goto fail;
+    } else {
+        if (!(pipe = assay_pipeline_to_json(m->pipe))) goto nomem;
+        if ((rc = assay_mfile_writer_meta(w, "assay.pipeline", pipe, err))) goto fail;
+    }
     if (m->ninfo) {
         json_t *info = json_object();
         for (int i = 0; info && i < m->ninfo; i++)
@@ -767,6 +933,36 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
     if (errno || end == s || *end || v < lo || v > hi) return -1;
     *out = v;
     return 0;
+}
+
+/* {"kind": "image", "shape": [c, h, w], "mean": [c], "std": [c]} */
+static int image_input_from_json(assay_model *m, const char *s, const char *name,
+                                 assay_error *err) {
+    json_t *in = json_loads(s, 0, NULL);
+    const json_t *shape = json_object_get(in, "shape"), *mean = json_object_get(in, "mean"),
+                 *sd = json_object_get(in, "std");
+    const char *kind = json_string_value(json_object_get(in, "kind"));
+    int ok = in && kind && !strcmp(kind, "image") && json_array_size(shape) == 3;
+    long dims[3] = {0, 0, 0};
+    for (int i = 0; ok && i < 3; i++) {
+        const json_t *v = json_array_get(shape, (size_t)i);
+        dims[i] = json_is_integer(v) ? (long)json_integer_value(v) : 0;
+        ok = dims[i] >= 1 && dims[i] <= (i ? 65536 : MAX_IMAGE_CHANNELS);
+    }
+    ok = ok && dims[1] * dims[2] <= (1L << 26) && json_array_size(mean) == (size_t)dims[0] &&
+         json_array_size(sd) == (size_t)dims[0];
+    for (int c = 0; ok && c < dims[0]; c++) {
+        double mu = json_number_value(json_array_get(mean, (size_t)c));
+        double sg = json_number_value(json_array_get(sd, (size_t)c));
+        ok = json_is_number(json_array_get(mean, (size_t)c)) && isfinite(mu) && sg > 0 && isfinite(sg);
+        m->img_mean[c] = (float)mu;
+        m->img_std[c] = (float)sg;
+    }
+    json_decref(in);
+    if (!ok) return assay_error_set(err, ASSAY_EFORMAT, "%s: invalid assay.input", name);
+    m->image = 1;
+    m->img_c = (int)dims[0], m->img_h = (int)dims[1], m->img_w = (int)dims[2];
+    return ASSAY_OK;
 }
 
 static int model_from_mfile(const assay_mfile *f, const char *name, assay_model **out,
@@ -847,17 +1043,23 @@ static int model_from_mfile(const assay_mfile *f, const char *name, assay_model 
         goto fail;
     }
 
-    /* Pipeline and schema. */
-    if ((rc = need_meta(f, name, "assay.pipeline", &s, err))) goto fail;
-    if ((rc = assay_pipeline_from_json(s, &m->pipe, err))) {
-        assay_error_prefix(err, "%s: assay.pipeline", name);
-        goto fail;
+    /* Pipeline (or image input) and schema. */
+    int64_t d;
+    if ((s = assay_mfile_meta(f, "assay.input"))) {
+        if ((rc = image_input_from_json(m, s, name, err))) goto fail;
+        d = (int64_t)m->img_c * m->img_h * m->img_w;
+    } else {
+        if ((rc = need_meta(f, name, "assay.pipeline", &s, err))) goto fail;
+        if ((rc = assay_pipeline_from_json(s, &m->pipe, err))) {
+            assay_error_prefix(err, "%s: assay.pipeline", name);
+            goto fail;
+        }
+        d = assay_pipeline_nfeatures(m->pipe);
     }
-    int64_t d = assay_pipeline_nfeatures(m->pipe);
     if ((rc = need_meta(f, name, "assay.nfeatures", &s, err))) goto fail;
     if (parse_long(s, 1, 100000000, &v) || v != d) {
         rc = assay_error_set(err, ASSAY_EFORMAT,
-                             "%s: assay.nfeatures '%.32s' does not match the pipeline's %lld",
+                             "%s: assay.nfeatures '%.32s' does not match the input's %lld",
                              name, s, (long long)d);
         goto fail;
     }
@@ -871,7 +1073,7 @@ static int model_from_mfile(const assay_mfile *f, const char *name, assay_model 
         rc = assay_error_set(err, ASSAY_EFORMAT, "%s: invalid assay.schema", name);
         goto fail;
     }
-    if (build_overrides(m)) goto nomem;
+    if (!m->image && build_overrides(m)) goto nomem;
 
     /* Estimator. */
     if ((rc = need_meta(f, name, "assay.estimator", &s, err))) goto fail;

@@ -8,6 +8,8 @@ static const assay_estimator_vt *const registry[] = {
     &assay__linear_vt,
     &assay__ridge_vt,
     &assay__gbdt_vt,
+    &assay__mlp_vt,
+    &assay__cnn_vt,
 };
 
 #define NKINDS ((int)(sizeof registry / sizeof registry[0]))

@@ -8,5 +8,6 @@ set(ASSAY_MODELS_SOURCES
   src/models/linear.c
   src/models/gbdt.c
   src/models/gbdt_tree.c
+  src/models/mlp.c
   src/models/model.c
 )

@@ -2,3 +2,4 @@
 assay_e2e_test(e2e_fit tests/e2e/test_fit.sh)
 assay_e2e_test(e2e_errors tests/e2e/test_errors.sh)
 assay_e2e_test(e2e_gbdt tests/e2e/test_gbdt.sh)
+assay_e2e_test(e2e_nn tests/e2e/test_nn.sh)

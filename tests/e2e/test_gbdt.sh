@@ -11,7 +11,7 @@ CREDIT="$SRC/examples/credit_data.csv"
 check "auto: exits 0" test $? -eq 0
 n=$(jq '.selection.leaderboard | length' auto.json)
 check "auto: leaderboard has $n >= 6 candidates" test "$n" -ge 6
-check "auto: both families tried" test "$(jq -r '[.selection.leaderboard[].model] | unique | join(",")' auto.json)" = "gbdt,logreg"
+check "auto: both families tried" test "$(jq -r '[.selection.leaderboard[].model] | unique | join(",")' auto.json)" = "gbdt,logreg,mlp"
 check "auto: metric roc_auc" test "$(jqv .selection.metric auto.json)" = roc_auc
 sel=$(jq -r '.selection.leaderboard[] | select(.selected) | .model' auto.json)
 check "auto: selected model ($sel) is the saved model" test "$sel" = "$(jqv .model auto.json)"

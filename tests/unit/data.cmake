@@ -2,3 +2,4 @@
 assay_unit_test(test_csv assay_data tests/unit/test_csv.c)
 assay_unit_test(test_jsonl assay_data tests/unit/test_jsonl.c)
 assay_unit_test(test_split assay_data tests/unit/test_split.c)
+assay_unit_test(test_image assay_data tests/unit/test_image.c)

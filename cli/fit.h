@@ -1,0 +1,36 @@
+/* fit.h - what `assay fit`'s two paths share: the parsed command line (cmd_fit.c parses it;
+ * tables continue there, images in fit_images.c). */
+#ifndef ASSAY_CLI_FIT_H
+#define ASSAY_CLI_FIT_H
+
+#include "cli.h"
+
+#define MAX_EXCLUDE 64
+
+typedef struct fit_cli {
+    cli_common c;
+    const char *data, *test_path, *out, *name, *time_column, *predictions;
+    double test_size, time_budget;
+    int cv;
+    long early_stopping;
+    assay_fit_options fo;
+    const char *exclude[MAX_EXCLUDE];
+    int nexclude;
+    /* images and neural networks */
+    int images;                /* DATA is images (--labels given, or a folder) */
+    const char *labels, *test_labels;
+    const char *arch, *hidden, *epochs, *batch, *lr, *optimizer, *weight_decay, *dropout;
+    char nn_params[1024];      /* --params plus the network options, as key=value */
+} fit_cli;
+
+/* "credit_data" from "examples/credit_data.csv" (malloc'd). */
+char *cli_stem_of(const char *path);
+int cli_is_directory(const char *path);
+/* Fold --arch, --hidden, --epochs, --batch-size, --lr, --optimizer, --weight-decay and
+ * --dropout into a->fo.params. Prints a message and returns non-zero when they are given to a
+ * model that is not a network, or are malformed. */
+int cli_fit_nn_params(fit_cli *a);
+/* `assay fit` on images: returns the exit status. */
+int cli_fit_images(fit_cli *a);
+
+#endif

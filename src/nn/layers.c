@@ -1,0 +1,533 @@
+/* layers.c - layer kernels as forward/backward pairs (llm.c style): dense (linear), 2-D
+ * convolution, max and average pooling, element-wise activations (ReLU, GELU, tanh, sigmoid),
+ * dropout and softmax. Conventions are nn.h's: float32, row-major, NCHW, backward passes ADD
+ * into the gradients they produce and skip NULL ones.
+ *
+ * Matrix products go through CBLAS (OpenBLAS), split over OpenMP threads when OpenBLAS runs
+ * single-threaded (see gemm below). The loops around them (im2col, col2im, reorders, element-wise work) are OpenMP loops in which
+ * each output element belongs to one iteration and each reduction (bias gradients, softmax
+ * sums) runs in a fixed order inside one iteration, so results are bit-identical for any
+ * OpenMP thread count.
+ *
+ * Deliberately not here: allocation (scratch comes from the caller), validation of untrusted
+ * input (kernels trust their callers; programmer errors are ASSAY_ASSERTs), dilation, groups
+ * or padding modes other than zeros in convolution, padding or overlapping windows in pooling,
+ * normalization layers (norm.c) and losses (loss.c).
+ *
+ * Dimension letters: N rows, C input features or channels, OC output features or channels,
+ * B batch, H W input height and width, OH OW output height and width, KH KW kernel height and
+ * width, P = OH * OW output positions of one plane, CK = C * KH * KW rows of the im2col matrix,
+ * K softmax classes. */
+#include <cblas.h>
+#include <limits.h>
+#include <omp.h>
+
+#include "../internal.h"
+#include "assay/nn.h"
+
+/* Below this many elements an OpenMP region costs more than it saves. */
+#define PAR_MIN 16384
+
+/* ---- matrix products -------------------------------------------------------------------- */
+
+/* Row-major C (M,N) = alpha op(A) (M,K) op(B) (K,N) + beta C, through CBLAS.
+ *
+ * Two thread pools on the same cores (libgomp's and a pthreads OpenBLAS's) spin against each
+ * other between calls: measured, an MLP epoch ran 7 GFLOP/s with 86% of the time in libgomp's
+ * wait loop. So the network code sets OpenBLAS to one thread while it trains or predicts, and
+ * then this wrapper splits the product itself: the larger of M and N in blocks of a multiple of
+ * 16, one single-threaded sgemm per OpenMP thread. Each element of C is the same dot product
+ * whichever block holds it. With a multi-threaded OpenBLAS (kernels called on their own) it is
+ * one plain call. */
+static void gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K,
+                 float alpha, const float *A, int lda, const float *B, int ldb, float beta,
+                 float *C, int ldc) {
+    int T = omp_get_max_threads();
+    if (T <= 1 || openblas_get_num_threads() > 1 || (double)M * N * K < 262144.0 || omp_in_parallel()) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    const int by_rows = M >= N, len = by_rows ? M : N;
+    int blk = (len + T - 1) / T;
+    blk = (blk + 15) / 16 * 16;
+    const int nblk = (len + blk - 1) / blk;
+#pragma omp parallel for schedule(static) num_threads(nblk < T ? nblk : T)
+    for (int b = 0; b < nblk; b++) {
+        const int a0 = b * blk, n = ASSAY_MIN(blk, len - a0);
+        if (by_rows) {
+            const float *Ab = ta == CblasNoTrans ? A + (size_t)a0 * lda : A + a0;
+            cblas_sgemm(CblasRowMajor, ta, tb, n, N, K, alpha, Ab, lda, B, ldb, beta,
+                        C + (size_t)a0 * ldc, ldc);
+        } else {
+            const float *Bb = tb == CblasNoTrans ? B + a0 : B + (size_t)a0 * ldb;
+            cblas_sgemm(CblasRowMajor, ta, tb, M, n, K, alpha, A, lda, Bb, ldb, beta, C + a0, ldc);
+        }
+    }
+}
+
+/* ---- dense ------------------------------------------------------------------------------- */
+
+/* The dense kernels run no OpenMP loops of their own: the bias work is O(N * OC), 1 / C of the
+ * sgemm's, and an OpenMP region right before or after a threaded OpenBLAS call makes the two
+ * thread pools' spinning workers fight for the cores (measured: linear forward 3x slower with
+ * a parallel bias fill under libgomp's default wait policy and pthreads OpenBLAS). */
+
+/* dst (OC) += column sums of src (N,OC): blocks of columns, each summed in row order in double
+ * (cache-friendly, and independent of any thread count). */
+#define COLSUM_BLOCK 64
+static void colsum_add(float *dst, const float *src, int N, int OC) {
+    const int nblk = (OC + COLSUM_BLOCK - 1) / COLSUM_BLOCK;
+    for (int blk = 0; blk < nblk; blk++) {
+        const int o0 = blk * COLSUM_BLOCK, o1 = ASSAY_MIN(o0 + COLSUM_BLOCK, OC);
+        double acc[COLSUM_BLOCK] = {0};
+        for (int n = 0; n < N; n++) {
+            const float *row = src + (size_t)n * OC;
+            for (int o = o0; o < o1; o++) acc[o - o0] += row[o];
+        }
+        for (int o = o0; o < o1; o++) dst[o] += (float)acc[o - o0];
+    }
+}
+
+/* out (N,OC) = inp (N,C) @ weight^T (OC,C) + bias (OC, or NULL) */
+void assay_nn_linear_forward(float *out, const float *inp, const float *weight, const float *bias,
+                             int N, int C, int OC) {
+    if (N <= 0 || OC <= 0) return;
+    if (bias) {
+        /* bias broadcast into out first, then one sgemm with beta = 1 adds the product */
+        for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof *out);
+    }
+    if (C <= 0) {
+        if (!bias) memset(out, 0, (size_t)N * OC * sizeof *out);
+        return;
+    }
+    gemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, weight, C,
+                bias ? 1.0f : 0.0f, out, OC);
+}
+
+/* dinp (N,C) += dout (N,OC) @ weight (OC,C); dweight (OC,C) += dout^T @ inp (N,C);
+ * dbias (OC) += column sums of dout */
+void assay_nn_linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                              const float *inp, const float *weight, int N, int C, int OC) {
+    if (N <= 0 || OC <= 0) return;
+    if (dinp && C > 0)
+        gemm(CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, weight,
+                    C, 1.0f, dinp, C);
+    if (dweight && C > 0)
+        gemm(CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C,
+                    1.0f, dweight, C);
+    if (dbias) colsum_add(dbias, dout, N, OC);
+}
+
+/* ---- 2-D convolution ---------------------------------------------------------------------
+ * im2col over the whole batch (Chellapilla et al., "High Performance Convolutional Neural
+ * Networks for Document Processing", 2006; Caffe's layout), so that each pass is one large
+ * sgemm instead of B small ones:
+ *   col (CK, B*P): row (c,kh,kw), column (b,oh,ow) = inp[b][c][oh*stride-pad+kh][ow*stride-pad+kw]
+ *   forward   tmp (OC, B*P) = weight (OC, CK) @ col, then out[b][oc][p] = tmp[oc][b*P+p] + bias
+ *   backward  dtmp (OC, B*P) = dout reordered; dweight += dtmp @ col^T;
+ *             dcol = weight^T @ dtmp (written over col); dinp += col2im(dcol)
+ * Scratch: col (CK * B*P floats) then tmp / dtmp (OC * B*P floats). */
+
+int assay_nn_conv_init(assay_nn_conv *s, int B, int C, int H, int W, int OC, int KH, int KW,
+                       int stride, int pad) {
+    if (B <= 0 || C <= 0 || H <= 0 || W <= 0 || OC <= 0 || KH <= 0 || KW <= 0 || stride <= 0 ||
+        pad < 0)
+        return -1;
+    const int64_t PH = (int64_t)H + 2 * (int64_t)pad, PW = (int64_t)W + 2 * (int64_t)pad;
+    if (KH > PH || KW > PW) return -1;
+    const int64_t OH = (PH - KH) / stride + 1, OW = (PW - KW) / stride + 1;
+    /* sgemm dimensions are ints: the columns of col (B*P) and its rows (CK) must fit */
+    if (OH > INT_MAX || OW > INT_MAX || (int64_t)B * OH * OW > INT_MAX ||
+        (int64_t)C * KH * KW > INT_MAX)
+        return -1;
+    s->B = B, s->C = C, s->H = H, s->W = W;
+    s->OC = OC, s->KH = KH, s->KW = KW, s->stride = stride, s->pad = pad;
+    s->OH = (int)OH, s->OW = (int)OW;
+    return 0;
+}
+
+size_t assay_nn_conv_scratch(const assay_nn_conv *s) {
+    const size_t BP = (size_t)s->B * s->OH * s->OW;
+    return (size_t)s->C * s->KH * s->KW * BP + (size_t)s->OC * BP;
+}
+
+/* The outputs o in [*lo, *hi) of a dimension whose input index o*stride - pad + k lies inside
+ * [0, in). Splitting each row into zero / copy / zero spans keeps the inner loops branch-free. */
+static void valid_range(int k, int stride, int pad, int in, int out, int *lo, int *hi) {
+    const int a = pad - k;      /* need o*stride >= a */
+    const int b = in + pad - k; /* need o*stride < b */
+    int l = a > 0 ? (a + stride - 1) / stride : 0;
+    int h = b > 0 ? (b + stride - 1) / stride : 0;
+    l = ASSAY_MIN(l, out);
+    h = ASSAY_MIN(h, out);
+    if (h < l) h = l;
+    *lo = l, *hi = h;
+}
+
+/* col (CK, B*P) from inp (B,C,H,W); each (row, batch) pair is a contiguous span of P floats. */
+static void im2col(float *col, const float *inp, const assay_nn_conv *s) {
+    const int B = s->B, H = s->H, W = s->W, KH = s->KH, KW = s->KW;
+    const int OH = s->OH, OW = s->OW, st = s->stride, pad = s->pad;
+    const int CK = s->C * KH * KW, P = OH * OW;
+    const size_t BP = (size_t)B * P;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int r = 0; r < CK; r++) {
+        for (int b = 0; b < B; b++) {
+            const int c = r / (KH * KW), kh = r / KW % KH, kw = r % KW;
+            const float *plane = inp + ((size_t)b * s->C + c) * H * W;
+            float *dst = col + (size_t)r * BP + (size_t)b * P;
+            int hlo, hhi, wlo, whi;
+            valid_range(kh, st, pad, H, OH, &hlo, &hhi);
+            valid_range(kw, st, pad, W, OW, &wlo, &whi);
+            memset(dst, 0, (size_t)hlo * OW * sizeof *dst);
+            for (int oh = hlo; oh < hhi; oh++) {
+                const float *src = plane + (size_t)(oh * st - pad + kh) * W;
+                float *d = dst + (size_t)oh * OW;
+                for (int ow = 0; ow < wlo; ow++) d[ow] = 0;
+                if (st == 1) {
+                    if (whi > wlo)
+                        memcpy(d + wlo, src + (wlo - pad + kw), (size_t)(whi - wlo) * sizeof *d);
+                } else {
+                    for (int ow = wlo; ow < whi; ow++) d[ow] = src[ow * st - pad + kw];
+                }
+                for (int ow = whi; ow < OW; ow++) d[ow] = 0;
+            }
+            memset(dst + (size_t)hhi * OW, 0, (size_t)(OH - hhi) * OW * sizeof *dst);
+        }
+    }
+}
+
+/* dinp (B,C,H,W) += col2im(col (CK, B*P)). Each (b,c) plane belongs to one iteration, which
+ * adds its contributions in (kh, kw, oh, ow) order: no races, no thread-dependent sums. */
+static void col2im_add(float *dinp, const float *col, const assay_nn_conv *s) {
+    const int B = s->B, C = s->C, H = s->H, W = s->W, KH = s->KH, KW = s->KW;
+    const int OH = s->OH, OW = s->OW, st = s->stride, pad = s->pad;
+    const int P = OH * OW;
+    const size_t BP = (size_t)B * P;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++) {
+        for (int c = 0; c < C; c++) {
+            float *plane = dinp + ((size_t)b * C + c) * H * W;
+            for (int kh = 0; kh < KH; kh++) {
+                int hlo, hhi;
+                valid_range(kh, st, pad, H, OH, &hlo, &hhi);
+                for (int kw = 0; kw < KW; kw++) {
+                    int wlo, whi;
+                    valid_range(kw, st, pad, W, OW, &wlo, &whi);
+                    const float *src = col + ((size_t)(c * KH + kh) * KW + kw) * BP + (size_t)b * P;
+                    for (int oh = hlo; oh < hhi; oh++) {
+                        float *d = plane + (size_t)(oh * st - pad + kh) * W;
+                        const float *srow = src + (size_t)oh * OW;
+                        if (st == 1) {
+                            const int off = kw - pad;
+#pragma omp simd
+                            for (int ow = wlo; ow < whi; ow++) d[ow + off] += srow[ow];
+                        } else {
+                            for (int ow = wlo; ow < whi; ow++) d[ow * st - pad + kw] += srow[ow];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Sum of x (n) in double over 8 interleaved lanes combined in a fixed order: the same result
+ * every time, without one chain of n dependent additions (4x faster than a plain loop). */
+static double sum_lanes(const float *x, int n) {
+    double l[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) l[j] += x[i + j];
+    for (int j = 0; i < n; i++, j++) l[j] += x[i];
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+/* out (B,OC,OH,OW) = conv(inp (B,C,H,W), weight (OC,C,KH,KW)) + bias (OC, or NULL);
+ * scratch (assay_nn_conv_scratch(s) floats) */
+void assay_nn_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
+                             const assay_nn_conv *s, float *scratch) {
+    const int B = s->B, OC = s->OC, CK = s->C * s->KH * s->KW, P = s->OH * s->OW;
+    const int BP = B * P; /* fits: checked by assay_nn_conv_init */
+    float *col = scratch, *tmp = scratch + (size_t)CK * BP;
+    im2col(col, inp, s);
+    gemm(CblasNoTrans, CblasNoTrans, OC, BP, CK, 1.0f, weight, CK, col, BP,
+                0.0f, tmp, BP);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++) {
+        for (int oc = 0; oc < OC; oc++) {
+            float *dst = out + ((size_t)b * OC + oc) * P;
+            const float *src = tmp + (size_t)oc * BP + (size_t)b * P;
+            const float bv = bias ? bias[oc] : 0.0f;
+#pragma omp simd
+            for (int p = 0; p < P; p++) dst[p] = src[p] + bv;
+        }
+    }
+}
+
+/* dinp (B,C,H,W, or NULL) += ...; dweight (OC,C,KH,KW, or NULL) += ...; dbias (OC, or NULL) +=
+ * ...; given dout (B,OC,OH,OW), the forward's inp and weight, and scratch as for forward (its
+ * contents on entry do not matter: the forward's col is recomputed). */
+void assay_nn_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                              const float *inp, const float *weight, const assay_nn_conv *s,
+                              float *scratch) {
+    const int B = s->B, OC = s->OC, CK = s->C * s->KH * s->KW, P = s->OH * s->OW;
+    const int BP = B * P;
+    float *col = scratch, *dtmp = scratch + (size_t)CK * BP;
+    const int need_dtmp = dinp || dweight;
+    if (!need_dtmp && !dbias) return;
+    /* dout -> dtmp (OC, B*P), and dbias: each oc is one iteration, its images summed in order */
+#pragma omp parallel for schedule(static)
+    for (int oc = 0; oc < OC; oc++) {
+        double acc = 0;
+        for (int b = 0; b < B; b++) {
+            const float *src = dout + ((size_t)b * OC + oc) * P;
+            if (need_dtmp)
+                memcpy(dtmp + (size_t)oc * BP + (size_t)b * P, src, (size_t)P * sizeof *src);
+            if (dbias) acc += sum_lanes(src, P);
+        }
+        if (dbias) dbias[oc] += (float)acc;
+    }
+    if (dweight) {
+        im2col(col, inp, s);
+        gemm(CblasNoTrans, CblasTrans, OC, CK, BP, 1.0f, dtmp, BP, col, BP,
+                    1.0f, dweight, CK);
+    }
+    if (dinp) {
+        gemm(CblasTrans, CblasNoTrans, CK, BP, OC, 1.0f, weight, CK, dtmp,
+                    BP, 0.0f, col, BP);
+        col2im_add(dinp, col, s);
+    }
+}
+
+/* ---- pooling: k x k windows, stride k, no padding; OH = H / k, OW = W / k ----------------- */
+
+/* out (B,C,OH,OW), argmax (B,C,OH,OW) = index ih * W + iw of the winner in its (H,W) plane.
+ * As PyTorch: ties go to the first element in row-major window order, and NaN wins. */
+void assay_nn_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, int C,
+                                int H, int W, int k) {
+    ASSAY_ASSERT(k > 0);
+    const int OH = H / k, OW = W / k;
+    const int64_t planes = (int64_t)B * C;
+#pragma omp parallel for schedule(static) if (planes * H * W >= PAR_MIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *x = inp + pl * H * W;
+        float *y = out + pl * OH * OW;
+        int32_t *am = argmax + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            for (int ow = 0; ow < OW; ow++) {
+                int32_t best = (int32_t)(oh * k * W + ow * k);
+                float m = x[best];
+                for (int i = 0; i < k; i++) {
+                    for (int j = 0; j < k; j++) {
+                        const int32_t idx = (int32_t)((oh * k + i) * W + ow * k + j);
+                        const float v = x[idx];
+                        if (v > m || isnan(v)) m = v, best = idx;
+                    }
+                }
+                y[oh * OW + ow] = m;
+                am[oh * OW + ow] = best;
+            }
+        }
+    }
+}
+
+/* dinp (B,C,H,W) += dout (B,C,OH,OW) routed to argmax (B,C,OH,OW) */
+void assay_nn_maxpool2d_backward(float *dinp, const float *dout, const int32_t *argmax, int B,
+                                 int C, int H, int W, int k) {
+    ASSAY_ASSERT(k > 0);
+    if (!dinp) return;
+    const int OH = H / k, OW = W / k;
+    const int64_t planes = (int64_t)B * C;
+#pragma omp parallel for schedule(static) if (planes * H * W >= PAR_MIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        float *dx = dinp + pl * H * W;
+        const float *dy = dout + pl * OH * OW;
+        const int32_t *am = argmax + pl * OH * OW;
+        for (int i = 0; i < OH * OW; i++) dx[am[i]] += dy[i];
+    }
+}
+
+/* out (B,C,OH,OW) = mean of each k x k window of inp (B,C,H,W) */
+void assay_nn_avgpool2d_forward(float *out, const float *inp, int B, int C, int H, int W, int k) {
+    ASSAY_ASSERT(k > 0);
+    const int OH = H / k, OW = W / k;
+    const int64_t planes = (int64_t)B * C;
+    const float area = (float)(k * k);
+#pragma omp parallel for schedule(static) if (planes * H * W >= PAR_MIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *x = inp + pl * H * W;
+        float *y = out + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            for (int ow = 0; ow < OW; ow++) {
+                float sum = 0;
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++) sum += x[(oh * k + i) * W + ow * k + j];
+                y[oh * OW + ow] = sum / area;
+            }
+        }
+    }
+}
+
+/* dinp (B,C,H,W) += dout (B,C,OH,OW) / (k * k) over each window */
+void assay_nn_avgpool2d_backward(float *dinp, const float *dout, int B, int C, int H, int W,
+                                 int k) {
+    ASSAY_ASSERT(k > 0);
+    if (!dinp) return;
+    const int OH = H / k, OW = W / k;
+    const int64_t planes = (int64_t)B * C;
+    const float area = (float)(k * k);
+#pragma omp parallel for schedule(static) if (planes * H * W >= PAR_MIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        float *dx = dinp + pl * H * W;
+        const float *dy = dout + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            for (int ow = 0; ow < OW; ow++) {
+                const float g = dy[oh * OW + ow] / area;
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++) dx[(oh * k + i) * W + ow * k + j] += g;
+            }
+        }
+    }
+}
+
+/* ---- element-wise activations ------------------------------------------------------------
+ * Backward passes read what they need: ReLU, tanh and sigmoid use out (inp may be NULL, so the
+ * forward may run in place), GELU uses inp (out may be NULL). */
+
+/* NaN propagates (x < 0 is false for NaN), as torch.relu. */
+void assay_nn_relu_forward(float *out, const float *inp, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+    for (int64_t i = 0; i < n; i++) out[i] = inp[i] < 0.0f ? 0.0f : inp[i];
+}
+
+void assay_nn_relu_backward(float *dinp, const float *dout, const float *inp, const float *out,
+                            int64_t n) {
+    if (!dinp) return;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+    for (int64_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+#define GELU_SQRT1_2 0.70710678118654752440f /* 1 / sqrt(2) */
+#define GELU_INV_SQRT_2PI 0.39894228040143267794f /* 1 / sqrt(2 pi) */
+
+/* x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), PyTorch's exact formula (Hendrycks & Gimpel 2016). */
+void assay_nn_gelu_forward(float *out, const float *inp, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN / 8)
+    for (int64_t i = 0; i < n; i++) {
+        const float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + erff(x * GELU_SQRT1_2));
+    }
+}
+
+/* d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi); for large |x| expf
+ * underflows to 0 and erff saturates, so no special cases are needed. */
+void assay_nn_gelu_backward(float *dinp, const float *dout, const float *inp, const float *out,
+                            int64_t n) {
+    if (!dinp) return;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN / 8)
+    for (int64_t i = 0; i < n; i++) {
+        const float x = inp[i];
+        const float cdf = 0.5f * (1.0f + erff(x * GELU_SQRT1_2));
+        const float pdf = expf(-0.5f * x * x) * GELU_INV_SQRT_2PI;
+        dinp[i] += dout[i] * (cdf + x * pdf);
+    }
+}
+
+/* tanhf saturates to +-1 without overflow. */
+void assay_nn_tanh_forward(float *out, const float *inp, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN / 8)
+    for (int64_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
+}
+
+/* tanh' = 1 - tanh^2 */
+void assay_nn_tanh_backward(float *dinp, const float *dout, const float *inp, const float *out,
+                            int64_t n) {
+    if (!dinp) return;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+    for (int64_t i = 0; i < n; i++) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
+}
+
+/* expf is only ever called on -|x|, so it cannot overflow: 1 / (1 + e^-x) for x >= 0 and
+ * e^x / (1 + e^x) for x < 0 (which also keeps tiny results accurate instead of 1 - 1). */
+void assay_nn_sigmoid_forward(float *out, const float *inp, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN / 8)
+    for (int64_t i = 0; i < n; i++) {
+        const float x = inp[i];
+        const float e = expf(-fabsf(x));
+        out[i] = x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    }
+}
+
+/* sigmoid' = s (1 - s) */
+void assay_nn_sigmoid_backward(float *dinp, const float *dout, const float *inp,
+                               const float *out, int64_t n) {
+    if (!dinp) return;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+    for (int64_t i = 0; i < n; i++) dinp[i] += dout[i] * out[i] * (1.0f - out[i]);
+}
+
+/* ---- dropout ------------------------------------------------------------------------------ */
+
+/* mask (n) = 0 with probability p, else 1 / (1 - p), one assay_rng_uniform draw per element in
+ * index order (sequential on purpose: the mask depends on the seed only, never on threads).
+ * p == 0 draws nothing: mask all 1, out = inp. */
+void assay_nn_dropout_forward(float *out, float *mask, const float *inp, int64_t n, float p,
+                              assay_rng *rng) {
+    ASSAY_ASSERT(p >= 0.0f && p < 1.0f);
+    if (p == 0.0f) {
+        for (int64_t i = 0; i < n; i++) mask[i] = 1.0f, out[i] = inp[i];
+        return;
+    }
+    const float scale = 1.0f / (1.0f - p);
+    for (int64_t i = 0; i < n; i++) {
+        mask[i] = assay_rng_uniform(rng) < (double)p ? 0.0f : scale;
+        out[i] = inp[i] * mask[i];
+    }
+}
+
+/* dinp (n) += dout * mask */
+void assay_nn_dropout_backward(float *dinp, const float *dout, const float *mask, int64_t n) {
+    if (!dinp) return;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+    for (int64_t i = 0; i < n; i++) dinp[i] += dout[i] * mask[i];
+}
+
+/* ---- softmax ------------------------------------------------------------------------------ */
+
+/* out (N,K) = exp(x - max) / sum exp(x - max) row by row: subtracting the row max keeps expf
+ * from overflowing and leaves the result unchanged. Each row is one iteration; its sum runs in
+ * column order, in double. */
+void assay_nn_softmax_forward(float *out, const float *inp, int N, int K) {
+    if (K <= 0) return;
+#pragma omp parallel for schedule(static) if ((int64_t)N * K >= PAR_MIN / 8)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * K;
+        float *y = out + (size_t)n * K;
+        float m = x[0];
+        for (int k = 1; k < K; k++)
+            if (x[k] > m) m = x[k];
+        double sum = 0;
+        for (int k = 0; k < K; k++) {
+            y[k] = expf(x[k] - m);
+            sum += y[k];
+        }
+        const float inv = (float)(1.0 / sum);
+        for (int k = 0; k < K; k++) y[k] *= inv;
+    }
+}
+
+/* dinp (N,K) += out * (dout - sum(dout * out)) per row (the softmax Jacobian diag(y) - y y^T
+ * applied to dout) */
+void assay_nn_softmax_backward(float *dinp, const float *dout, const float *out, int N, int K) {
+    if (!dinp || K <= 0) return;
+#pragma omp parallel for schedule(static) if ((int64_t)N * K >= PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        const float *dy = dout + (size_t)n * K, *y = out + (size_t)n * K;
+        float *dx = dinp + (size_t)n * K;
+        double dot = 0;
+        for (int k = 0; k < K; k++) dot += (double)dy[k] * y[k];
+        const float d = (float)dot;
+        for (int k = 0; k < K; k++) dx[k] += y[k] * (dy[k] - d);
+    }
+}

@@ -1,0 +1,9 @@
+# Sources of the nn module: kernels (layers, losses), optimizers, schedules, initializers.
+set(ASSAY_NN_SOURCES
+  src/nn/layers.c
+  src/nn/norm.c
+  src/nn/loss.c
+  src/nn/optim.c
+  src/nn/net.c
+  src/nn/train.c
+)

@@ -1,0 +1,5 @@
+# Unit tests of the nn module: assay_unit_test(NAME LIBRARY SOURCES...)
+assay_unit_test(test_nn_layers assay_nn tests/unit/test_nn_layers.c)
+assay_unit_test(test_nn_norm assay_nn tests/unit/test_nn_norm.c)
+assay_unit_test(test_nn_optim assay_nn tests/unit/test_nn_optim.c)
+assay_unit_test(test_nn_net assay_nn tests/unit/test_nn_net.c)
