@@ -15,7 +15,7 @@ export OMP_NUM_THREADS=2
 MLP_EPOCHS=${MLP_EPOCHS:-3} CNN_EPOCHS=${CNN_EPOCHS:-1}
 peak=$("$PEAK" 2)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); date: $(date -u +%Y-%m-%d)"
-echo "cblas_sgemm peak (OpenBLAS, 2 threads, 2048^3): $peak GFLOP/s"
+echo "cblas_sgemm peak (OpenBLAS, 2 threads, best of 512^3..4096^3): $peak GFLOP/s"
 for arch in mlp cnn; do
   if [ $arch = mlp ]; then E=$MLP_EPOCHS; else E=$CNN_EPOCHS; fi
   j=$("$ASSAY" fit "$D/train-images-idx3-ubyte.gz" --labels "$D/train-labels-idx1-ubyte.gz" \

@@ -63,21 +63,35 @@ static void step_adam(const assay_nn_optim *o, float *params, const float *grads
     const float bc2_sqrt = (float)sqrt(bc2);
     /* PyTorch: param.mul_(1 - lr * weight_decay), the factor computed in double. */
     const float shrink = (float)(1.0 - (double)lr * (double)wd);
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        float p = params[i], g = grads[i];
-        if (decoupled) {
-            if (wd != 0.0f) p = p * shrink;
-        } else if (wd != 0.0f) {
-            g = g + wd * p;
+    /* Three branch-free loops, so that each vectorizes (measured: the branching loop was 27% of
+     * an MLP epoch); sqrtf and the divisions are correctly rounded in vector form too, so the
+     * results equal the scalar ones bit for bit. */
+#define ADAM_UPDATE(P, G)                                        \
+    float mi = b1 * m[i] + a1 * (G);                             \
+    float vi = b2 * v[i] + a2 * (G) * (G);                       \
+    m[i] = mi;                                                   \
+    v[i] = vi;                                                   \
+    params[i] = (P) + neg_step * mi / (sqrtf(vi) / bc2_sqrt + eps)
+    if (decoupled && wd != 0.0f) {
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+        for (int64_t i = 0; i < n; i++) {
+            float p = params[i] * shrink, g = grads[i];
+            ADAM_UPDATE(p, g);
         }
-        float mi = b1 * m[i] + a1 * g;
-        float vi = b2 * v[i] + a2 * g * g;
-        m[i] = mi;
-        v[i] = vi;
-        float denom = sqrtf(vi) / bc2_sqrt + eps;
-        params[i] = p + neg_step * mi / denom;
+    } else if (!decoupled && wd != 0.0f) {
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+        for (int64_t i = 0; i < n; i++) {
+            float p = params[i], g = grads[i] + wd * params[i];
+            ADAM_UPDATE(p, g);
+        }
+    } else {
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+        for (int64_t i = 0; i < n; i++) {
+            float p = params[i], g = grads[i];
+            ADAM_UPDATE(p, g);
+        }
     }
+#undef ADAM_UPDATE
 }
 
 void assay_nn_optim_step(const assay_nn_optim *o, float *params, const float *grads, float *m,

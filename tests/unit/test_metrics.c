@@ -5,19 +5,12 @@
 #include <jansson.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "eval/eval_internal.h"
 
 static const double TOL = 1e-9;
 static double max_diff;
 
-static json_t *fixture(const char *name) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/parity/fixtures/%s", ASSAY_SOURCE_DIR, name);
-    json_error_t je;
-    json_t *doc = json_load_file(path, 0, &je);
-    if (!doc) fprintf(stderr, "%s:%d: %s\n", path, je.line, je.text);
-    return doc;
-}
 
 /* An expected number; JSON null stands for NaN (undefined). */
 static double expect(const json_t *c, const char *key) {

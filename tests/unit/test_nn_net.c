@@ -16,6 +16,7 @@
 
 #include "assay/tensor.h"
 #include "check.h"
+#include "fixture.h"
 #include "gradcheck.h"
 #include "nn/net.h"
 
@@ -55,14 +56,6 @@ static int contains(const char *s, const char *sub) { return s && strstr(s, sub)
 DEFINE_CMP(cmp_f, float)
 DEFINE_CMP(cmp_d, double)
 
-static json_t *fixture(const char *name) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/parity/fixtures/%s", ASSAY_SOURCE_DIR, name);
-    json_error_t je;
-    json_t *doc = json_load_file(path, 0, &je);
-    if (!doc) fprintf(stderr, "%s:%d: %s\n", path, je.line, je.text);
-    return doc;
-}
 
 /* A number array from the fixture, checked to hold n values. */
 static double *dvals(const json_t *c, const char *key, int64_t n) {

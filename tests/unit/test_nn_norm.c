@@ -11,6 +11,7 @@
 
 #include "assay/nn.h"
 #include "check.h"
+#include "fixture.h"
 #include "gradcheck.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -298,14 +299,6 @@ static void test_losses_write(void) {
 #define GRAD_RTOL 1e-6
 #define GRAD_ATOL 1e-9
 
-static json_t *fixture(const char *name) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/parity/fixtures/%s", ASSAY_SOURCE_DIR, name);
-    json_error_t je;
-    json_t *doc = json_load_file(path, 0, &je);
-    if (!doc) fprintf(stderr, "%s:%d: %s\n", path, je.line, je.text);
-    return doc;
-}
 
 /* A float array from the fixture (NULL for JSON null), checked to hold n values. */
 static float *floats(const json_t *c, const char *key, int64_t n) {

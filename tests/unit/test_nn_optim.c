@@ -11,6 +11,7 @@
 
 #include "assay/nn.h"
 #include "check.h"
+#include "fixture.h"
 
 /* Parameters: |assay - torch| <= PARAM_TOL max(1, |torch|). Both compute in float32; they
  * differ by a few ulps because PyTorch's vectorized add(alpha=) is a fused multiply-add and
@@ -18,14 +19,6 @@
 static const double PARAM_TOL = 1e-6;
 static const double LR_TOL = 1e-12;
 
-static json_t *fixture(const char *name) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/parity/fixtures/%s", ASSAY_SOURCE_DIR, name);
-    json_error_t je;
-    json_t *doc = json_load_file(path, 0, &je);
-    if (!doc) fprintf(stderr, "%s:%d: %s\n", path, je.line, je.text);
-    return doc;
-}
 
 static double num(const json_t *o, const char *key) {
     return json_number_value(json_object_get(o, key));
