@@ -309,6 +309,29 @@ void assay_nn_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, i
     ASSAY_ASSERT(k > 0);
     const int OH = H / k, OW = W / k;
     const int64_t planes = (int64_t)B * C;
+    if (k == 2) { /* the common window, unrolled: the same comparisons in the same order */
+#pragma omp parallel for schedule(static) if (planes * H * W >= PAR_MIN)
+        for (int64_t pl = 0; pl < planes; pl++) {
+            const float *x = inp + pl * H * W;
+            float *y = out + pl * OH * OW;
+            int32_t *am = argmax + pl * OH * OW;
+            for (int oh = 0; oh < OH; oh++) {
+                const float *r0 = x + (size_t)(2 * oh) * W, *r1 = r0 + W;
+                for (int ow = 0; ow < OW; ow++) {
+                    int32_t base = (int32_t)(2 * oh * W + 2 * ow), best = base;
+                    float m = r0[2 * ow], v = r0[2 * ow + 1];
+                    if (v > m || v != v) m = v, best = base + 1;
+                    v = r1[2 * ow];
+                    if (v > m || v != v) m = v, best = base + W;
+                    v = r1[2 * ow + 1];
+                    if (v > m || v != v) m = v, best = base + W + 1;
+                    y[oh * OW + ow] = m;
+                    am[oh * OW + ow] = best;
+                }
+            }
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) if (planes * H * W >= PAR_MIN)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *x = inp + pl * H * W;
