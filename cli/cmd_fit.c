@@ -30,6 +30,12 @@ static void fit_usage(FILE *f) {
             "  --time-budget S      --model auto: start no new candidate after S seconds\n"
             "  --early-stopping N   gbdt: stop when N rounds bring no validation improvement\n"
             "  --monotone C:+1,...  gbdt: monotone constraints per numeric column (+1, -1)\n"
+            "  --value SPEC         binary: money per decision, e.g. 'tp=1000,fp=-200,fn=0,tn=0'\n"
+            "                       (terms may be c + k*amount; 'cost=' per acted-on row): picks\n"
+            "                       the profit-maximizing threshold on the CV predictions, saves\n"
+            "                       it in the model, reports test profit against acting on\n"
+            "                       nobody and on everybody\n"
+            "  --value-column COL   the per-row amount for 'amount' in --value\n"
             "neural networks (--model mlp or cnn):\n"
             "  --hidden N,N,...     mlp: hidden layer sizes (default 256,128)\n"
             "  --arch A             layers, e.g. conv32-pool-conv64-pool-fc128 (cnn default) or\n"
@@ -94,7 +100,7 @@ enum {
     OPT_OUTLIERS, OPT_OUTLIER_ACTION, OPT_OUTLIER_T, OPT_SCALE, OPT_ENCODE, OPT_MINFREQ,
     OPT_MAXCAT, OPT_UNSEEN, OPT_NODEDUP, OPT_PREDICTIONS, OPT_BUDGET, OPT_EARLY, OPT_MONOTONE,
     OPT_LABELS, OPT_TEST_LABELS, OPT_ARCH, OPT_HIDDEN, OPT_EPOCHS, OPT_BATCH, OPT_LR,
-    OPT_OPTIMIZER, OPT_WD, OPT_DROPOUT
+    OPT_OPTIMIZER, OPT_WD, OPT_DROPOUT, OPT_VALUE, OPT_VALUE_COLUMN
 };
 
 static int parse_args(fit_cli *a, int argc, char **argv) {
@@ -137,6 +143,8 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         {"optimizer", required_argument, 0, OPT_OPTIMIZER},
         {"weight-decay", required_argument, 0, OPT_WD},
         {"dropout", required_argument, 0, OPT_DROPOUT},
+        {"value", required_argument, 0, OPT_VALUE},
+        {"value-column", required_argument, 0, OPT_VALUE_COLUMN},
         CLI_COMMON_LONGOPTS,
         {0, 0, 0, 0}};
     static const char *const impute_names[] = {"median", "mean", "most_frequent", "constant", NULL};
@@ -253,6 +261,16 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         case OPT_OPTIMIZER: a->optimizer = optarg; break;
         case OPT_WD: a->weight_decay = optarg; break;
         case OPT_DROPOUT: a->dropout = optarg; break;
+        case OPT_VALUE: {
+            assay_error e = {0};
+            if (assay_value_spec_parse(optarg, &a->spec, &e)) {
+                fprintf(stderr, "assay fit: --value: %s\n", e.msg);
+                return CLI_BAD_INPUT;
+            }
+            a->value = optarg;
+            break;
+        }
+        case OPT_VALUE_COLUMN: a->value_column = optarg; break;
         case '?':
         default:
             fprintf(stderr, "assay fit: unknown or incomplete option '%s' (see assay fit --help)\n",
@@ -305,6 +323,19 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         fprintf(stderr, "assay fit: --monotone: model '%s' takes no monotone constraints (gbdt does)\n", a->fo.model);
         return CLI_BAD_INPUT;
     }
+    if (a->value && a->cv < 2) {
+        fprintf(stderr, "assay fit: --value chooses the decision threshold on cross-validation "
+                        "predictions: give --cv 2 or more\n");
+        return CLI_BAD_INPUT;
+    }
+    if (a->value_column && !a->value) {
+        fprintf(stderr, "assay fit: --value-column goes with --value (e.g. \"tp=amount,fp=-0.1*amount\")\n");
+        return CLI_BAD_INPUT;
+    }
+    if (a->value && a->spec.uses_amount && !a->value_column) {
+        fprintf(stderr, "assay fit: --value uses 'amount': give --value-column COL\n");
+        return CLI_BAD_INPUT;
+    }
     if (a->test_path && a->time_column) {
         fprintf(stderr, "assay fit: --test and --time-column exclude each other\n");
         return CLI_BAD_INPUT;
@@ -329,7 +360,18 @@ typedef struct cv_result {
     int folds;
     const char *const *names;
     double mean[16], sd[16];
+    /* binary: out-of-fold probability of the positive class, its label and table row */
+    double *oof_p;
+    uint8_t *oof_y;
+    int64_t *oof_row, noof;
 } cv_result;
+
+static void cv_result_deinit(cv_result *r) {
+    free(r->oof_p);
+    free(r->oof_y);
+    free(r->oof_row);
+    r->oof_p = NULL, r->oof_y = NULL, r->oof_row = NULL, r->noof = 0;
+}
 
 /* Rows of t whose target cell is present (all rows when the target column does not exist: the
  * target encoder then names the problem). Rows without a label cannot be learned from or
@@ -370,6 +412,13 @@ static int run_cv(const fit_cli *a, const assay_fit_options *fo, const char *wha
     assay_progress bar;
     assay_progress_begin(&bar, what, (uint64_t)k);
     int width = tg->task == ASSAY_TASK_REGRESSION ? 1 : tg->nclasses;
+    res->oof_p = NULL, res->oof_y = NULL, res->oof_row = NULL, res->noof = 0;
+    if (tg->task == ASSAY_TASK_BINARY) {
+        res->oof_p = malloc(sizeof *res->oof_p * (size_t)ntrain + 1);
+        res->oof_y = malloc((size_t)ntrain + 1);
+        res->oof_row = malloc(sizeof *res->oof_row * (size_t)ntrain + 1);
+        if (!res->oof_p || !res->oof_y || !res->oof_row) rc = assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    }
     for (int f = 0; f < k && !rc; f++) {
         assay_model *m = NULL;
         double *out = NULL, *y = NULL;
@@ -388,6 +437,11 @@ static int run_cv(const fit_cli *a, const assay_fit_options *fo, const char *wha
                 pred = malloc(sizeof *pred * (size_t)folds[f].ntest + 1);
                 for (int64_t i = 0; pred && i < folds[f].ntest; i++)
                     pred[i] = assay_model_decide(m, out + i * width);
+                for (int64_t i = 0; res->oof_p && i < folds[f].ntest; i++) {
+                    res->oof_p[res->noof] = out[i * width + tg->positive];
+                    res->oof_y[res->noof] = y[i] == tg->positive;
+                    res->oof_row[res->noof++] = folds[f].test[i];
+                }
             }
             rc = assay_metrics_compute(tg->task, tg->nclasses, tg->positive, y, out, pred,
                                        folds[f].ntest, &met, err);
@@ -404,7 +458,10 @@ static int run_cv(const fit_cli *a, const assay_fit_options *fo, const char *wha
     }
     assay_progress_end(&bar);
     for (int f = 0; f < k; f++) assay_split_deinit(&folds[f]);
-    if (rc) return rc;
+    if (rc) {
+        cv_result_deinit(res);
+        return rc;
+    }
     for (int j = 0; j < nm; j++) {
         double s = 0, ss = 0;
         for (int f = 0; f < k; f++) s += vals[f][j];
@@ -640,6 +697,94 @@ static json_t *invalid_cells_json(const assay_table *t, int print) {
     return o;
 }
 
+/* ---- --value ------------------------------------------------------------------------------ */
+
+/* The --value-column amounts of rows (numeric, present). */
+static int value_amounts(const assay_table *t, const char *col, const int64_t *rows, int64_t n,
+                         double **out, assay_error *err) {
+    int c = assay_table_find(t, col);
+    if (c < 0) return assay_error_set(err, ASSAY_EINVAL, "--value-column: no column '%s'", col);
+    if (t->cols[c].type != ASSAY_COL_NUMERIC)
+        return assay_error_set(err, ASSAY_EINVAL, "--value-column: column '%s' is %s, not numeric", col,
+                               assay_coltype_name(t->cols[c].type));
+    double *a = malloc(sizeof *a * (size_t)n + 1);
+    if (!a) return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        if (t->cols[c].missing[rows[i]]) {
+            free(a);
+            return assay_error_set(err, ASSAY_EINVAL, "--value-column: '%s' is missing in row %lld", col,
+                                   (long long)rows[i] + 1);
+        }
+        a[i] = t->cols[c].num[rows[i]];
+    }
+    *out = a;
+    return ASSAY_OK;
+}
+
+/* Profit on the test rows at the chosen threshold, acting on nobody and on everybody, and the
+ * best any threshold could have done on them (hindsight, for reference). */
+static int value_report(const fit_cli *a, const assay_table *tt, const int64_t *rows, int64_t n,
+                        const double *out, const double *y, int width, const assay_target *tg,
+                        const assay_profit_curve *cvc, double thr, json_t **doc, assay_error *err) {
+    assay_buf sb = {0};
+    assay_value_spec_format(&a->spec, &sb);
+    *doc = json_pack("{s:s,s:s,s:f,s:I,s:f}", "spec", sb.data ? sb.data : a->value, "chosen_on",
+                     "cross-validation out-of-fold predictions", "threshold", thr, "cv_acted",
+                     (json_int_t)cvc->best_n_acted, "cv_profit", cvc->best_profit);
+    assay_buf_deinit(&sb);
+    if (!*doc) return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    if (a->value_column) json_object_set_new(*doc, "amount_column", json_string(a->value_column));
+    if (n <= 0) return ASSAY_OK;
+    double *p = malloc(sizeof *p * (size_t)n + 1), *amt = NULL;
+    uint8_t *y01 = malloc((size_t)n + 1);
+    int rc = p && y01 ? ASSAY_OK : assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    if (!rc && a->value_column) rc = value_amounts(tt, a->value_column, rows, n, &amt, err);
+    assay_profit_curve tc = {0};
+    if (!rc) {
+        for (int64_t i = 0; i < n; i++) p[i] = out[i * width + tg->positive], y01[i] = y[i] == tg->positive;
+        rc = assay_profit_curve_compute(&a->spec, y01, p, amt, n, &tc, err);
+    }
+    if (!rc) {
+        double profit = 0;
+        int64_t acted = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double am = amt ? amt[i] : 0;
+            const assay_value_spec *s = &a->spec;
+            if (p[i] >= thr) {
+                acted++;
+                profit += assay_value_term_eval(y01[i] ? &s->tp : &s->fp, am) - assay_value_term_eval(&s->cost, am);
+            } else {
+                profit += assay_value_term_eval(y01[i] ? &s->fn : &s->tn, am);
+            }
+        }
+        json_object_set_new(*doc, "test", json_pack("{s:I,s:I,s:f,s:f,s:f,s:f,s:f}", "rows", (json_int_t)n,
+                                                     "acted", (json_int_t)acted, "profit", profit,
+                                                     "nobody", tc.profit_nobody, "everybody", tc.profit_everybody,
+                                                     "hindsight_best", tc.best_profit, "hindsight_threshold",
+                                                     tc.best_threshold > 1 ? 1.0 : tc.best_threshold));
+    }
+    assay_profit_curve_deinit(&tc);
+    free(p), free(y01), free(amt);
+    return rc;
+}
+
+static void print_value(const json_t *v) {
+    char a[64], b[64], c[64], d[64];
+    printf("\nvalue (%s%s%s): threshold %.4f, chosen on the cross-validation predictions\n",
+           json_string_value(json_object_get(v, "spec")), json_object_get(v, "amount_column") ? ", amount " : "",
+           json_object_get(v, "amount_column") ? json_string_value(json_object_get(v, "amount_column")) : "",
+           json_number_value(json_object_get(v, "threshold")));
+    const json_t *t = json_object_get(v, "test");
+    if (!t) return;
+    assay_value_format_money(json_number_value(json_object_get(t, "profit")), a, sizeof a);
+    assay_value_format_money(json_number_value(json_object_get(t, "nobody")), b, sizeof b);
+    assay_value_format_money(json_number_value(json_object_get(t, "everybody")), c, sizeof c);
+    assay_value_format_money(json_number_value(json_object_get(t, "hindsight_best")), d, sizeof d);
+    printf("  test set (%lld rows): acting on %lld rows earns %s\n", (long long)json_integer_value(json_object_get(t, "rows")),
+           (long long)json_integer_value(json_object_get(t, "acted")), a);
+    printf("  acting on nobody: %s   acting on everybody: %s   (best threshold in hindsight: %s)\n", b, c, d);
+}
+
 int cmd_fit(int argc, char **argv) {
     fit_cli a;
     memset(&a, 0, sizeof a);
@@ -663,6 +808,8 @@ int cmd_fit(int argc, char **argv) {
     char *stem = NULL, *out_default = NULL, *metrics_s = NULL, *abs_out = NULL;
     json_t *doc = NULL, *test_metrics = NULL;
     cv_result cv = {0};
+    assay_profit_curve pc = {0};
+    json_t *value_doc = NULL;
     candidate *cands = NULL;
     int ncands = 0, best = -1;
     a.fo.model = "auto";
@@ -808,12 +955,31 @@ int cmd_fit(int argc, char **argv) {
         a.fo.model = cands[best].kind;
         a.fo.params = cands[best].params;
         cv = cands[best].cv;
+        cands[best].cv.oof_p = NULL, cands[best].cv.oof_y = NULL, cands[best].cv.oof_row = NULL;
         if (!a.c.json) print_leaderboard(cands, ncands, best, selection_metric(tg.task), a.cv);
     } else if (a.cv >= 2 && (rc = run_cv(&a, &a.fo, "cross-validation", t, &hold, &tg, strata, &cv, &err))) {
         goto fail;
     }
 
     if ((rc = assay_model_fit(&a.fo, t, hold.train, hold.ntrain, &model, &rep, &err))) goto fail;
+
+    /* --value: the profit-maximizing threshold on the out-of-fold predictions (not on the test
+     * rows, which then tell honestly what it earns), saved in the model. */
+    double value_thr = NAN;
+    if (a.value) {
+        if (tg.task != ASSAY_TASK_BINARY || !cv.noof) {
+            rc = assay_error_set(&err, ASSAY_EINVAL, "--value applies to binary targets (this one is %s)",
+                                 assay_task_name(tg.task));
+            goto fail;
+        }
+        double *amt = NULL;
+        if (a.value_column && (rc = value_amounts(t, a.value_column, cv.oof_row, cv.noof, &amt, &err))) goto fail;
+        rc = assay_profit_curve_compute(&a.spec, cv.oof_y, cv.oof_p, amt, cv.noof, &pc, &err);
+        free(amt);
+        if (rc) goto fail;
+        value_thr = pc.best_threshold > 1.0 ? 1.0 : pc.best_threshold;
+        assay_model_set_threshold(model, value_thr);
+    }
 
     int width = assay_model_output_width(model);
     if (ntest > 0) {
@@ -840,6 +1006,9 @@ int cmd_fit(int argc, char **argv) {
         test_metrics = mj ? json_loads(mj, 0, NULL) : NULL;
         assay_free(mj);
     }
+    if (a.value && (rc = value_report(&a, tt, test_rows, ntest, out, ytest, width, &tg, &pc, value_thr,
+                                      &value_doc, &err)))
+        goto fail;
 
     /* Metrics and provenance go into the model file. */
     json_t *metrics = json_object();
@@ -855,6 +1024,12 @@ int cmd_fit(int argc, char **argv) {
     if ((rc = assay_model_set_info(model, "metrics", metrics_s, &err)) ||
         (rc = assay_model_set_info(model, "fingerprint", fpq, &err)))
         goto fail;
+    if (value_doc) {
+        char *vs = json_dumps(value_doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        rc = vs ? assay_model_set_info(model, "value", vs, &err) : assay_error_set(&err, ASSAY_ENOMEM, "out of memory");
+        free(vs);
+        if (rc) goto fail;
+    }
     if ((rc = assay_model_save(model, a.out, &err))) goto fail;
     abs_out = realpath(a.out, NULL);
 
@@ -939,6 +1114,7 @@ int cmd_fit(int argc, char **argv) {
                                           "leaderboard", leaderboard_json(cands, ncands, best, selection_metric(tg.task))));
         json_t *imp = importance_json(model, 0);
         if (imp) json_object_set_new(doc, "importance", imp);
+        if (value_doc) json_object_set_new(doc, "value", json_incref(value_doc));
         json_object_set_new(doc, "seconds", json_real(elapsed));
         cli_print_json(doc);
         doc = NULL;
@@ -959,6 +1135,7 @@ int cmd_fit(int argc, char **argv) {
             if (b.data) fputs(b.data, stdout);
             assay_buf_deinit(&b);
         }
+        if (value_doc) print_value(value_doc);
         printf("\nmodel saved: %s\n", abs_out ? abs_out : a.out);
         if (version) printf("registered: %s version %d (run %lld in %s)\n", reg_name, version,
                             (long long)run_id, a.c.db ? a.c.db : assay_store_default_path());
@@ -973,6 +1150,10 @@ fail:
     if (!st && cli_store_open(&a.c, &st, &(assay_error){0}) == 0 && st)
         cli_record_run(&a.c, st, "fit", NULL, 0, NULL, NULL, 1, err.msg);
 done:
+    for (int i = 0; cands && i < ncands; i++) cv_result_deinit(&cands[i].cv);
+    cv_result_deinit(&cv);
+    assay_profit_curve_deinit(&pc);
+    json_decref(value_doc);
     free(cands);
     json_decref(doc);
     json_decref(test_metrics);

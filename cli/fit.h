@@ -21,6 +21,9 @@ typedef struct fit_cli {
     const char *labels, *test_labels;
     const char *arch, *hidden, *epochs, *batch, *lr, *optimizer, *weight_decay, *dropout;
     char nn_params[1024];      /* --params plus the network options, as key=value */
+    /* business value (binary): the gain or cost of each decision, per-row amounts */
+    const char *value, *value_column;
+    assay_value_spec spec;
 } fit_cli;
 
 /* "credit_data" from "examples/credit_data.csv" (malloc'd). */

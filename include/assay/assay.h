@@ -10,6 +10,9 @@
 #include "model.h"
 #include "nn.h"
 #include "eval.h"
+#include "curves.h"
+#include "value.h"
+#include "svg.h"
 #include "store.h"
 
 #endif

@@ -9,4 +9,20 @@
  * the end. */
 int assay__metrics_field(int i, const char **name, double *value, const assay_metrics *m);
 
+/* Neumaier's compensated sum: sums of many terms (squared errors, a profit curve's per-row
+ * values) stay within a few ulps of the exactly rounded value, as numpy's pairwise sum does and
+ * a naive loop does not. */
+typedef struct ksum {
+    double s, c;
+} ksum;
+
+static inline void ksum_add(ksum *k, double x) {
+    double t = k->s + x;
+    if (fabs(k->s) >= fabs(x)) k->c += (k->s - t) + x;
+    else k->c += (x - t) + k->s;
+    k->s = t;
+}
+
+static inline double ksum_get(const ksum *k) { return k->s + k->c; }
+
 #endif

@@ -11,20 +11,6 @@
 
 #include "eval_internal.h"
 
-/* Neumaier's compensated sum: sums of many squared errors stay within a few ulps of the
- * exactly rounded value (numpy's pairwise sum is comparably accurate; a naive loop is not). */
-typedef struct ksum {
-    double s, c;
-} ksum;
-
-static inline void ksum_add(ksum *k, double x) {
-    double t = k->s + x;
-    if (fabs(k->s) >= fabs(x)) k->c += (k->s - t) + x;
-    else k->c += (x - t) + k->s;
-    k->s = t;
-}
-
-static inline double ksum_get(const ksum *k) { return k->s + k->c; }
 
 /* ---- ranking metrics ------------------------------------------------------------------------ */
 

@@ -3,4 +3,7 @@ set(ASSAY_EVAL_SOURCES
   src/eval/metrics.c
   src/eval/names.c
   src/eval/report.c
+  src/eval/curves.c
+  src/eval/value.c
+  src/eval/svg.c
 )

@@ -207,7 +207,7 @@ done:
 /* 1 if every value is finite: x * 0 is 0 for finite x and NaN otherwise, so one sum tells. */
 static int all_finite(const float *x, int64_t n) {
     float acc = 0.0f;
-#pragma omp parallel for simd reduction(+ : acc) schedule(static) if (n > 65536)
+#pragma omp parallel for reduction(+ : acc) schedule(static) if (n > 65536)
     for (int64_t i = 0; i < n; i++) acc += x[i] * 0.0f;
     return acc == 0.0f;
 }

@@ -1,2 +1,5 @@
 # Unit tests of the eval module: assay_unit_test(NAME LIBRARY SOURCES...)
 assay_unit_test(test_metrics assay_eval tests/unit/test_metrics.c)
+assay_unit_test(test_curves assay_eval tests/unit/test_curves.c)
+assay_unit_test(test_value assay_eval tests/unit/test_value.c)
+assay_unit_test(test_svg assay_eval tests/unit/test_svg.c)
