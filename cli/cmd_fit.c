@@ -582,7 +582,8 @@ static void print_leaderboard(const candidate *c, int n, int best, const char *m
     }
 }
 
-static json_t *leaderboard_json(const candidate *c, int n, int best, const char *metric) {
+/* timed = 0 leaves out the seconds (the model file's copy: same seed and data, same bytes). */
+static json_t *leaderboard_json(const candidate *c, int n, int best, const char *metric, int timed) {
     int order[MAX_CANDIDATES];
     rank_order(c, n, assay_metric_higher_is_better(metric), order);
     json_t *arr = json_array();
@@ -593,7 +594,7 @@ static json_t *leaderboard_json(const candidate *c, int n, int best, const char 
         if (x->ran) {
             json_object_set_new(o, "mean", cli_json_num(x->mean));
             json_object_set_new(o, "sd", cli_json_num(x->sd));
-            json_object_set_new(o, "seconds", json_real(x->seconds));
+            if (timed) json_object_set_new(o, "seconds", json_real(x->seconds));
         }
         json_array_append_new(arr, o);
     }
@@ -1024,6 +1025,15 @@ int cmd_fit(int argc, char **argv) {
     if ((rc = assay_model_set_info(model, "metrics", metrics_s, &err)) ||
         (rc = assay_model_set_info(model, "fingerprint", fpq, &err)))
         goto fail;
+    if (ncands) { /* the leaderboard travels with the model (for reports) */
+        json_t *sel = json_pack("{s:s,s:i,s:o}", "metric", selection_metric(tg.task), "folds", a.cv,
+                                "leaderboard", leaderboard_json(cands, ncands, best, selection_metric(tg.task), 0));
+        char *ss = sel ? json_dumps(sel, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+        json_decref(sel);
+        rc = ss ? assay_model_set_info(model, "selection", ss, &err) : assay_error_set(&err, ASSAY_ENOMEM, "out of memory");
+        free(ss);
+        if (rc) goto fail;
+    }
     if (value_doc) {
         char *vs = json_dumps(value_doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
         rc = vs ? assay_model_set_info(model, "value", vs, &err) : assay_error_set(&err, ASSAY_ENOMEM, "out of memory");
@@ -1111,7 +1121,7 @@ int cmd_fit(int argc, char **argv) {
             json_object_set_new(doc, "selection",
                                 json_pack("{s:s,s:i,s:o}", "metric", selection_metric(tg.task),
                                           "folds", a.cv,
-                                          "leaderboard", leaderboard_json(cands, ncands, best, selection_metric(tg.task))));
+                                          "leaderboard", leaderboard_json(cands, ncands, best, selection_metric(tg.task), 1)));
         json_t *imp = importance_json(model, 0);
         if (imp) json_object_set_new(doc, "importance", imp);
         if (value_doc) json_object_set_new(doc, "value", json_incref(value_doc));
