@@ -117,6 +117,9 @@ int cmd_fit(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_cv(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 
 #endif

@@ -36,6 +36,9 @@ static void fit_usage(FILE *f) {
             "                       it in the model, reports test profit against acting on\n"
             "                       nobody and on everybody\n"
             "  --value-column COL   the per-row amount for 'amount' in --value\n"
+            "  --report FILE        write the HTML report (assay report) of the model on --test\n"
+            "  --calibrate M        binary: platt or isotonic calibration of the probabilities,\n"
+            "                       fitted on the CV predictions and saved in the model\n"
             "neural networks (--model mlp or cnn):\n"
             "  --hidden N,N,...     mlp: hidden layer sizes (default 256,128)\n"
             "  --arch A             layers, e.g. conv32-pool-conv64-pool-fc128 (cnn default) or\n"
@@ -100,7 +103,7 @@ enum {
     OPT_OUTLIERS, OPT_OUTLIER_ACTION, OPT_OUTLIER_T, OPT_SCALE, OPT_ENCODE, OPT_MINFREQ,
     OPT_MAXCAT, OPT_UNSEEN, OPT_NODEDUP, OPT_PREDICTIONS, OPT_BUDGET, OPT_EARLY, OPT_MONOTONE,
     OPT_LABELS, OPT_TEST_LABELS, OPT_ARCH, OPT_HIDDEN, OPT_EPOCHS, OPT_BATCH, OPT_LR,
-    OPT_OPTIMIZER, OPT_WD, OPT_DROPOUT, OPT_VALUE, OPT_VALUE_COLUMN
+    OPT_OPTIMIZER, OPT_WD, OPT_DROPOUT, OPT_VALUE, OPT_VALUE_COLUMN, OPT_CALIBRATE, OPT_GROUP, OPT_GRID, OPT_RANDOM, OPT_REPORT
 };
 
 static int parse_args(fit_cli *a, int argc, char **argv) {
@@ -145,6 +148,12 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         {"dropout", required_argument, 0, OPT_DROPOUT},
         {"value", required_argument, 0, OPT_VALUE},
         {"value-column", required_argument, 0, OPT_VALUE_COLUMN},
+        {"calibrate", required_argument, 0, OPT_CALIBRATE},
+        {"group", required_argument, 0, OPT_GROUP},
+        {"folds", required_argument, 0, OPT_CV},
+        {"grid", required_argument, 0, OPT_GRID},
+        {"random", required_argument, 0, OPT_RANDOM},
+        {"report", required_argument, 0, OPT_REPORT},
         CLI_COMMON_LONGOPTS,
         {0, 0, 0, 0}};
     static const char *const impute_names[] = {"median", "mean", "most_frequent", "constant", NULL};
@@ -167,7 +176,7 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         case OPT_POSITIVE: a->fo.positive = optarg; break;
         case OPT_TASK:
             if (assay_task_from_name(optarg, &a->fo.task)) {
-                fprintf(stderr, "assay fit: --task: expected binary, multiclass or regression, got '%s'\n", optarg);
+                fprintf(stderr, "assay %s: --task: expected binary, multiclass or regression, got '%s'\n", a->cmd, optarg);
                 return CLI_BAD_INPUT;
             }
             break;
@@ -180,14 +189,14 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         case OPT_TIME: a->time_column = optarg; break;
         case OPT_CV:
             if (parse_double("--cv", optarg, 0, 100, &d) || (d != floor(d)) || d == 1) {
-                fprintf(stderr, "assay fit: --cv: expected 0 (off) or a number of folds 2..100, got '%s'\n", optarg);
+                fprintf(stderr, "assay %s: --cv: expected 0 (off) or a number of folds 2..100, got '%s'\n", a->cmd, optarg);
                 return CLI_BAD_INPUT;
             }
             a->cv = (int)d;
             break;
         case OPT_EXCLUDE:
             if (a->nexclude == MAX_EXCLUDE - 1) {
-                fprintf(stderr, "assay fit: --exclude: at most %d columns\n", MAX_EXCLUDE - 1);
+                fprintf(stderr, "assay %s: --exclude: at most %d columns\n", a->cmd, MAX_EXCLUDE - 1);
                 return CLI_BAD_INPUT;
             }
             a->exclude[a->nexclude++] = optarg;
@@ -229,7 +238,7 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
             break;
         case OPT_MAXCAT:
             if (parse_double("--max-categories", optarg, 0, 1e9, &d) || d != floor(d)) {
-                fprintf(stderr, "assay fit: --max-categories: expected a whole number, got '%s'\n", optarg);
+                fprintf(stderr, "assay %s: --max-categories: expected a whole number, got '%s'\n", a->cmd, optarg);
                 return CLI_BAD_INPUT;
             }
             a->fo.prep.max_categories = (int)d;
@@ -245,7 +254,7 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
             break;
         case OPT_EARLY:
             if (parse_double("--early-stopping", optarg, 1, 1e6, &d) || d != floor(d)) {
-                fprintf(stderr, "assay fit: --early-stopping: expected a number of rounds >= 1, got '%s'\n", optarg);
+                fprintf(stderr, "assay %s: --early-stopping: expected a number of rounds >= 1, got '%s'\n", a->cmd, optarg);
                 return CLI_BAD_INPUT;
             }
             a->early_stopping = (long)d;
@@ -264,80 +273,113 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         case OPT_VALUE: {
             assay_error e = {0};
             if (assay_value_spec_parse(optarg, &a->spec, &e)) {
-                fprintf(stderr, "assay fit: --value: %s\n", e.msg);
+                fprintf(stderr, "assay %s: --value: %s\n", a->cmd, e.msg);
                 return CLI_BAD_INPUT;
             }
             a->value = optarg;
             break;
         }
         case OPT_VALUE_COLUMN: a->value_column = optarg; break;
+        case OPT_GROUP: a->group_column = optarg; break;
+        case OPT_REPORT: a->report = optarg; break;
+        case OPT_GRID: a->grid = optarg; break;
+        case OPT_RANDOM:
+            if (parse_double("--random", optarg, 1, 10000, &d) || d != floor(d)) {
+                fprintf(stderr, "assay %s: --random: expected a number of settings 1..10000, got '%s'\n", a->cmd, optarg);
+                return CLI_BAD_INPUT;
+            }
+            a->random_n = (long)d;
+            break;
+        case OPT_CALIBRATE: {
+            static const char *const cal_names[] = {"none", "platt", "isotonic", NULL};
+            if (pick("--calibrate", optarg, cal_names, &v)) return CLI_BAD_INPUT;
+            a->calibrate = v; /* 1 = ASSAY_CALIBRATION_PLATT, 2 = ISOTONIC */
+            break;
+        }
         case '?':
         default:
-            fprintf(stderr, "assay fit: unknown or incomplete option '%s' (see assay fit --help)\n",
+            fprintf(stderr, "assay %s: unknown or incomplete option '%s' (see assay fit --help)\n", a->cmd,
                     argv[optind - 1]);
             return CLI_BAD_INPUT;
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "assay fit: no data file given (usage: assay fit DATA --target COL)\n");
+        fprintf(stderr, "assay %s: no data file given (usage: assay fit DATA --target COL)\n", a->cmd);
         return CLI_BAD_INPUT;
     }
     if (optind + 1 < argc) {
-        fprintf(stderr, "assay fit: unexpected argument '%s'\n", argv[optind + 1]);
+        fprintf(stderr, "assay %s: unexpected argument '%s'\n", a->cmd, argv[optind + 1]);
         return CLI_BAD_INPUT;
     }
     a->data = argv[optind];
     a->images = a->labels || cli_is_directory(a->data);
     if (a->images) a->fo.target = "label";
     if (a->test_labels && !a->images) {
-        fprintf(stderr, "assay fit: --test-labels goes with image data (DATA with --labels)\n");
+        fprintf(stderr, "assay %s: --test-labels goes with image data (DATA with --labels)\n", a->cmd);
         return CLI_BAD_INPUT;
     }
     if (cli_fit_nn_params(a)) return CLI_BAD_INPUT;
     if (a->images) return 0;
     if (!a->fo.target) {
-        fprintf(stderr, "assay fit: --target is required (the column to predict)\n");
+        fprintf(stderr, "assay %s: --target is required (the column to predict)\n", a->cmd);
         return CLI_BAD_INPUT;
     }
     int is_auto = strcmp(a->fo.model, "auto") == 0;
     if (is_auto && a->fo.params) {
-        fprintf(stderr, "assay fit: --params needs a named --model (auto tries its own grid)\n");
+        fprintf(stderr, "assay %s: --params needs a named --model (auto tries its own grid)\n", a->cmd);
         return CLI_BAD_INPUT;
     }
     if (is_auto && a->cv < 2) {
-        fprintf(stderr, "assay fit: --model auto selects by cross-validation; give --cv 2 or more, "
-                        "or name a --model\n");
+        fprintf(stderr, "assay %s: --model auto selects by cross-validation; give --cv 2 or more, "
+                        "or name a --model\n", a->cmd);
         return CLI_BAD_INPUT;
     }
     if (!is_auto && assay_model_kind_supports(a->fo.model, ASSAY_TASK_AUTO) < 0) {
-        fprintf(stderr, "assay fit: --model: unknown model '%s' (models: auto", a->fo.model);
+        fprintf(stderr, "assay %s: --model: unknown model '%s' (models: auto", a->cmd, a->fo.model);
         for (int i = 0; i < assay_model_kind_count(); i++) fprintf(stderr, ", %s", assay_model_kind_name(i));
         fprintf(stderr, ")\n");
         return CLI_BAD_INPUT;
     }
     if (!is_auto && a->early_stopping && !assay_model_kind_can(a->fo.model, "early_stopping")) {
-        fprintf(stderr, "assay fit: --early-stopping: model '%s' does not stop early (gbdt does)\n", a->fo.model);
+        fprintf(stderr, "assay %s: --early-stopping: model '%s' does not stop early (gbdt does)\n", a->cmd, a->fo.model);
         return CLI_BAD_INPUT;
     }
     if (!is_auto && a->fo.monotone && !assay_model_kind_can(a->fo.model, "monotone")) {
-        fprintf(stderr, "assay fit: --monotone: model '%s' takes no monotone constraints (gbdt does)\n", a->fo.model);
+        fprintf(stderr, "assay %s: --monotone: model '%s' takes no monotone constraints (gbdt does)\n", a->cmd, a->fo.model);
         return CLI_BAD_INPUT;
     }
     if (a->value && a->cv < 2) {
-        fprintf(stderr, "assay fit: --value chooses the decision threshold on cross-validation "
-                        "predictions: give --cv 2 or more\n");
+        fprintf(stderr, "assay %s: --value chooses the decision threshold on cross-validation "
+                        "predictions: give --cv 2 or more\n", a->cmd);
+        return CLI_BAD_INPUT;
+    }
+    if (a->calibrate && a->cv < 2) {
+        fprintf(stderr, "assay %s: --calibrate fits on cross-validation predictions: give --cv 2 or more\n", a->cmd);
         return CLI_BAD_INPUT;
     }
     if (a->value_column && !a->value) {
-        fprintf(stderr, "assay fit: --value-column goes with --value (e.g. \"tp=amount,fp=-0.1*amount\")\n");
+        fprintf(stderr, "assay %s: --value-column goes with --value (e.g. \"tp=amount,fp=-0.1*amount\")\n", a->cmd);
         return CLI_BAD_INPUT;
     }
     if (a->value && a->spec.uses_amount && !a->value_column) {
-        fprintf(stderr, "assay fit: --value uses 'amount': give --value-column COL\n");
+        fprintf(stderr, "assay %s: --value uses 'amount': give --value-column COL\n", a->cmd);
+        return CLI_BAD_INPUT;
+    }
+    if (a->report && (!a->test_path || a->images || strcmp(a->cmd, "fit"))) {
+        fprintf(stderr, "assay %s: --report writes the HTML report on the --test FILE of a table fit; "
+                        "otherwise run assay report MODEL --data FILE\n", a->cmd);
+        return CLI_BAD_INPUT;
+    }
+    if (a->group_column && a->time_column) {
+        fprintf(stderr, "assay %s: --group and --time-column exclude each other\n", a->cmd);
+        return CLI_BAD_INPUT;
+    }
+    if ((a->grid || a->random_n) && strcmp(a->cmd, "tune") != 0) {
+        fprintf(stderr, "assay %s: --grid and --random are options of assay tune\n", a->cmd);
         return CLI_BAD_INPUT;
     }
     if (a->test_path && a->time_column) {
-        fprintf(stderr, "assay fit: --test and --time-column exclude each other\n");
+        fprintf(stderr, "assay %s: --test and --time-column exclude each other\n", a->cmd);
         return CLI_BAD_INPUT;
     }
     return 0;
@@ -386,6 +428,56 @@ static int64_t *labeled_rows(const assay_table *t, const char *target, int64_t *
     return rows;
 }
 
+static int cmp_double_asc(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* A group number per table row from a column (-1 where missing): categorical codes, or the
+ * rank of each distinct numeric value. */
+static int group_ids(const assay_table *t, const char *col, int64_t **out, assay_error *err) {
+    int c = assay_table_find(t, col);
+    if (c < 0) return assay_error_set(err, ASSAY_EINVAL, "--group: no column '%s'", col);
+    const assay_column *cl = &t->cols[c];
+    if (cl->type == ASSAY_COL_TEXT)
+        return assay_error_set(err, ASSAY_EINVAL, "--group: column '%s' is text; give it as "
+                               "--column %s:categorical", col, col);
+    int64_t n = t->nrows, *g = malloc(sizeof *g * (size_t)n + 1);
+    if (!g) return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    if (cl->type == ASSAY_COL_CATEGORICAL) {
+        for (int64_t i = 0; i < n; i++) g[i] = cl->missing[i] ? -1 : cl->cat[i];
+    } else {
+        double *v = malloc(sizeof *v * (size_t)n + 1);
+        if (!v) {
+            free(g);
+            return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+        }
+        int64_t m = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (!cl->missing[i]) v[m++] = cl->num[i];
+        qsort(v, (size_t)m, sizeof *v, cmp_double_asc);
+        int64_t u = 0;
+        for (int64_t i = 0; i < m; i++)
+            if (i == 0 || v[i] != v[u - 1]) v[u++] = v[i];
+        for (int64_t i = 0; i < n; i++) {
+            if (cl->missing[i]) {
+                g[i] = -1;
+                continue;
+            }
+            int64_t lo = 0, hi = u - 1;
+            while (lo < hi) {
+                int64_t mid = (lo + hi) / 2;
+                if (v[mid] < cl->num[i]) lo = mid + 1;
+                else hi = mid;
+            }
+            g[i] = lo;
+        }
+        free(v);
+    }
+    *out = g;
+    return ASSAY_OK;
+}
+
 static int run_cv(const fit_cli *a, const assay_fit_options *fo, const char *what,
                   const assay_table *t, const assay_split *holdout, const assay_target *tg,
                   const int32_t *strata, cv_result *res, assay_error *err) {
@@ -404,6 +496,11 @@ static int run_cv(const fit_cli *a, const assay_fit_options *fo, const char *wha
     if (a->time_column) {
         int tc = assay_table_find(t, a->time_column);
         rc = assay_split_time_kfold(train, ntrain, t->cols[tc].num, t->cols[tc].missing, k, folds, err);
+    } else if (a->group_column) {
+        int64_t *gid = NULL;
+        rc = group_ids(t, a->group_column, &gid, err);
+        if (!rc) rc = assay_split_group_kfold(train, ntrain, gid, k, folds, err);
+        free(gid);
     } else {
         rc = assay_split_kfold(train, ntrain, strata, k, a->c.seed + 1, folds, err);
     }
@@ -495,6 +592,10 @@ static int metric_index(const cv_result *cv, const char *name) {
     return 0;
 }
 
+static int evaluate_candidates(const fit_cli *a, const assay_table *t, const assay_split *hold,
+                               const assay_target *tg, const int32_t *strata, candidate *cands,
+                               int n, int *best, const char *who, assay_error *err);
+
 /* Cross-validate every candidate on the same folds; *best is the winner's index. */
 static int select_model(const fit_cli *a, const assay_table *t, const assay_split *hold,
                         const assay_target *tg, const int32_t *strata, candidate *cands,
@@ -519,6 +620,14 @@ static int select_model(const fit_cli *a, const assay_table *t, const assay_spli
     if (n == 0)
         return assay_error_set(err, ASSAY_EINVAL, "--model auto: no candidate model does %s%s",
                                assay_task_name(tg->task), a->fo.monotone ? " with --monotone" : "");
+    return evaluate_candidates(a, t, hold, tg, strata, cands, n, best, "--model auto", err);
+}
+
+/* Cross-validate cands[0..n) on the same folds (honouring --time-budget); *best is the
+ * winner's index by the task's selection metric. */
+static int evaluate_candidates(const fit_cli *a, const assay_table *t, const assay_split *hold,
+                               const assay_target *tg, const int32_t *strata, candidate *cands,
+                               int n, int *best, const char *who, assay_error *err) {
     const char *metric = selection_metric(tg->task);
     int higher = assay_metric_higher_is_better(metric);
     double t0 = assay_now();
@@ -533,7 +642,7 @@ static int select_model(const fit_cli *a, const assay_table *t, const assay_spli
         snprintf(what, sizeof what, "cv %d/%d %s", i + 1, n, c->kind);
         double s0 = assay_now();
         int rc = run_cv(a, &fo, what, t, hold, tg, strata, &c->cv, err);
-        if (rc) return assay_error_prefix(err, "--model auto: candidate %s (%s)", c->kind, c->params);
+        if (rc) return assay_error_prefix(err, "%s: candidate %s (%s)", who, c->kind, c->params);
         c->seconds = assay_now() - s0;
         c->ran = 1;
         int j = metric_index(&c->cv, metric);
@@ -789,6 +898,7 @@ static void print_value(const json_t *v) {
 int cmd_fit(int argc, char **argv) {
     fit_cli a;
     memset(&a, 0, sizeof a);
+    a.cmd = "fit";
     cli_common_init(&a.c, argc, argv);
     assay_fit_options_init(&a.fo);
     a.test_size = 0.2;
@@ -810,7 +920,7 @@ int cmd_fit(int argc, char **argv) {
     json_t *doc = NULL, *test_metrics = NULL;
     cv_result cv = {0};
     assay_profit_curve pc = {0};
-    json_t *value_doc = NULL;
+    json_t *value_doc = NULL, *cal_doc = NULL;
     candidate *cands = NULL;
     int ncands = 0, best = -1;
     a.fo.model = "auto";
@@ -967,6 +1077,24 @@ int cmd_fit(int argc, char **argv) {
     /* --value: the profit-maximizing threshold on the out-of-fold predictions (not on the test
      * rows, which then tell honestly what it earns), saved in the model. */
     double value_thr = NAN;
+    if (a.calibrate) {
+        if (tg.task != ASSAY_TASK_BINARY || !cv.noof) {
+            rc = assay_error_set(&err, ASSAY_EINVAL, "--calibrate applies to binary targets (this one is %s)",
+                                 assay_task_name(tg.task));
+            goto fail;
+        }
+        assay_calibrator *cal = NULL;
+        if ((rc = assay_calibrator_fit((assay_calibration_method)a.calibrate, cv.oof_y, cv.oof_p, cv.noof,
+                                       &cal, &err)) ||
+            (rc = assay_model_set_calibrator(model, cal, &err)))
+            goto fail;
+        /* the value threshold below is chosen on calibrated probabilities, as predict gives them */
+        double before = assay_metric_brier(cv.oof_y, cv.oof_p, cv.noof);
+        assay_calibrator_apply(cal, cv.oof_p, cv.noof, cv.oof_p);
+        double after = assay_metric_brier(cv.oof_y, cv.oof_p, cv.noof);
+        cal_doc = json_pack("{s:s,s:I,s:f,s:f}", "method", a.calibrate == 1 ? "platt" : "isotonic",
+                            "rows", (json_int_t)cv.noof, "cv_brier_before", before, "cv_brier_after", after);
+    }
     if (a.value) {
         if (tg.task != ASSAY_TASK_BINARY || !cv.noof) {
             rc = assay_error_set(&err, ASSAY_EINVAL, "--value applies to binary targets (this one is %s)",
@@ -1086,6 +1214,16 @@ int cmd_fit(int argc, char **argv) {
         }
     }
 
+    if (a.report) { /* the report of the saved model on the test file, as assay report makes it */
+        char seed[32];
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)a.c.seed);
+        char *rargv[] = {"report", (char *)a.out, "--data", (char *)a.test_path, "--out", (char *)a.report,
+                         "--seed", seed, "--db", "none", "--quiet", NULL};
+        if (cmd_report(11, rargv) != 0) {
+            rc = assay_error_set(&err, ASSAY_EINVAL, "--report: the report was not written (see above)");
+            goto fail;
+        }
+    }
     double elapsed = assay_now() - a.c.t0;
     if (a.c.json) {
         doc = json_object();
@@ -1125,6 +1263,8 @@ int cmd_fit(int argc, char **argv) {
         json_t *imp = importance_json(model, 0);
         if (imp) json_object_set_new(doc, "importance", imp);
         if (value_doc) json_object_set_new(doc, "value", json_incref(value_doc));
+        if (cal_doc) json_object_set_new(doc, "calibration", json_incref(cal_doc));
+        if (a.report) json_object_set_new(doc, "report", json_string(a.report));
         json_object_set_new(doc, "seconds", json_real(elapsed));
         cli_print_json(doc);
         doc = NULL;
@@ -1145,7 +1285,14 @@ int cmd_fit(int argc, char **argv) {
             if (b.data) fputs(b.data, stdout);
             assay_buf_deinit(&b);
         }
+        if (cal_doc)
+            printf("\ncalibration: %s on %lld cross-validation predictions, Brier %.4f -> %.4f\n",
+                   json_string_value(json_object_get(cal_doc, "method")),
+                   (long long)json_integer_value(json_object_get(cal_doc, "rows")),
+                   json_number_value(json_object_get(cal_doc, "cv_brier_before")),
+                   json_number_value(json_object_get(cal_doc, "cv_brier_after")));
         if (value_doc) print_value(value_doc);
+        if (a.report) printf("\nreport written: %s\n", a.report);
         printf("\nmodel saved: %s\n", abs_out ? abs_out : a.out);
         if (version) printf("registered: %s version %d (run %lld in %s)\n", reg_name, version,
                             (long long)run_id, a.c.db ? a.c.db : assay_store_default_path());
@@ -1164,6 +1311,7 @@ done:
     cv_result_deinit(&cv);
     assay_profit_curve_deinit(&pc);
     json_decref(value_doc);
+    json_decref(cal_doc);
     free(cands);
     json_decref(doc);
     json_decref(test_metrics);
@@ -1188,3 +1336,303 @@ done:
     cli_common_deinit(&a.c);
     return status;
 }
+
+/* ---- assay cv, assay tune -------------------------------------------------------------------- */
+
+#define MAX_GRID_KEYS 16
+#define MAX_GRID_VALUES 32
+
+typedef struct grid_key {
+    char key[64];
+    char values[MAX_GRID_VALUES][64];
+    int nvalues;
+    int range, log_scale, integer; /* "lo:hi" (--random), "log:lo:hi" */
+    double lo, hi;
+} grid_key;
+
+/* "k=v1,v2;k2=v3" (a value list per key) or, for --random, "k=lo:hi" / "k=log:lo:hi" ranges. */
+static int parse_grid(const char *spec, grid_key *keys, int *nkeys, int random, assay_error *err) {
+    *nkeys = 0;
+    char *copy = strdup(spec), *save = NULL;
+    if (!copy) return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    int rc = ASSAY_OK;
+    for (char *item = strtok_r(copy, ";", &save); item && !rc; item = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq || eq == item || !eq[1] || *nkeys == MAX_GRID_KEYS) {
+            rc = assay_error_set(err, ASSAY_EINVAL, "--grid: expected key=v1,v2;key=... , got '%s'", item);
+            break;
+        }
+        grid_key *g = &keys[(*nkeys)++];
+        memset(g, 0, sizeof *g);
+        snprintf(g->key, sizeof g->key, "%.*s", (int)(eq - item), item);
+        const char *v = eq + 1;
+        if (strchr(v, ':')) {
+            if (!random) {
+                rc = assay_error_set(err, ASSAY_EINVAL, "--grid: '%s' is a range; ranges go with --random N", item);
+                break;
+            }
+            g->range = 1;
+            if (!strncmp(v, "log:", 4)) g->log_scale = 1, v += 4;
+            char *end, *end2;
+            g->lo = strtod(v, &end);
+            if (end == v || *end != ':') goto bad;
+            g->hi = strtod(end + 1, &end2);
+            if (end2 == end + 1 || *end2 || !(g->hi >= g->lo) || !isfinite(g->lo) || !isfinite(g->hi) ||
+                (g->log_scale && !(g->lo > 0)))
+                goto bad;
+            g->integer = !strpbrk(v, ".eE") && !g->log_scale;
+            continue;
+        bad:
+            rc = assay_error_set(err, ASSAY_EINVAL, "--grid: bad range '%s' (lo:hi or log:lo:hi, lo <= hi)", item);
+            break;
+        }
+        char *vals = strdup(v), *s2 = NULL;
+        for (char *x = strtok_r(vals, ",", &s2); x; x = strtok_r(NULL, ",", &s2)) {
+            if (g->nvalues == MAX_GRID_VALUES) {
+                rc = assay_error_set(err, ASSAY_EINVAL, "--grid: at most %d values per key", MAX_GRID_VALUES);
+                break;
+            }
+            snprintf(g->values[g->nvalues++], 64, "%s", x);
+        }
+        free(vals);
+        if (!rc && !g->nvalues) rc = assay_error_set(err, ASSAY_EINVAL, "--grid: no values for '%s'", g->key);
+    }
+    free(copy);
+    if (!rc && !*nkeys) rc = assay_error_set(err, ASSAY_EINVAL, "--grid: no parameters");
+    return rc;
+}
+
+/* The settings to cross-validate: the Cartesian product of the value lists, or random_n draws
+ * (ranges uniform, log-uniform or integer; lists a uniform choice) from the seed. */
+static int tune_candidates(const fit_cli *a, candidate *cands, int *n, assay_error *err) {
+    grid_key keys[MAX_GRID_KEYS];
+    int nk, rc = parse_grid(a->grid, keys, &nk, a->random_n > 0, err);
+    if (rc) return rc;
+    *n = 0;
+    if (a->random_n > 0) {
+        if (a->random_n > MAX_CANDIDATES)
+            return assay_error_set(err, ASSAY_EINVAL, "--random: at most %d settings", MAX_CANDIDATES);
+        assay_rng rng;
+        assay_rng_seed(&rng, a->c.seed ^ 0x7475ULL);
+        for (long r = 0; r < a->random_n; r++) {
+            candidate *c = &cands[(*n)++];
+            memset(c, 0, sizeof *c);
+            c->kind = a->fo.model;
+            size_t len = 0;
+            for (int k = 0; k < nk; k++) {
+                const grid_key *g = &keys[k];
+                char val[64];
+                if (!g->range) {
+                    snprintf(val, sizeof val, "%s", g->values[assay_rng_below(&rng, (uint64_t)g->nvalues)]);
+                } else if (g->integer) {
+                    long lo = (long)g->lo, hi = (long)g->hi;
+                    snprintf(val, sizeof val, "%ld", lo + (long)assay_rng_below(&rng, (uint64_t)(hi - lo + 1)));
+                } else {
+                    double u = assay_rng_uniform(&rng);
+                    double x = g->log_scale ? exp(log(g->lo) + u * (log(g->hi) - log(g->lo)))
+                                            : g->lo + u * (g->hi - g->lo);
+                    snprintf(val, sizeof val, "%.4g", x);
+                }
+                len += (size_t)snprintf(c->params + len, len < sizeof c->params ? sizeof c->params - len : 0,
+                                        "%s%s=%s", k ? "," : "", g->key, val);
+            }
+        }
+    } else {
+        for (int k = 0; k < nk; k++)
+            if (keys[k].range)
+                return assay_error_set(err, ASSAY_EINVAL, "--grid: ranges need --random N");
+        long total = 1;
+        for (int k = 0; k < nk; k++) total *= keys[k].nvalues;
+        if (total > MAX_CANDIDATES)
+            return assay_error_set(err, ASSAY_EINVAL, "--grid: %ld settings, at most %d (use --random N)", total,
+                                   MAX_CANDIDATES);
+        for (long i = 0; i < total; i++) {
+            candidate *c = &cands[(*n)++];
+            memset(c, 0, sizeof *c);
+            c->kind = a->fo.model;
+            size_t len = 0;
+            long rest = i, div = total; /* the last key varies fastest */
+            for (int k = 0; k < nk; k++) {
+                div /= keys[k].nvalues;
+                int vi = (int)(rest / div);
+                rest %= div;
+                len += (size_t)snprintf(c->params + len, len < sizeof c->params ? sizeof c->params - len : 0,
+                                        "%s%s=%s", k ? "," : "", keys[k].key, keys[k].values[vi]);
+            }
+        }
+    }
+    for (int i = 0; i < *n; i++) {
+        if (a->fo.params && *a->fo.params) { /* fixed --params first */
+            char tmp[256];
+            snprintf(tmp, sizeof tmp, "%s,%s", a->fo.params, cands[i].params);
+            snprintf(cands[i].params, sizeof cands[i].params, "%s", tmp);
+        }
+        if (strlen(cands[i].params) >= sizeof cands[i].params - 1)
+            return assay_error_set(err, ASSAY_EINVAL, "--grid: a setting is too long");
+    }
+    return ASSAY_OK;
+}
+
+/* assay cv (mode "cv") and assay tune (mode "tune"): cross-validation on all labelled rows of
+ * DATA, the table printed and every setting recorded in the store; nothing is saved. */
+static int cv_main(int argc, char **argv, const char *cmd) {
+    fit_cli a;
+    memset(&a, 0, sizeof a);
+    a.cmd = cmd;
+    cli_common_init(&a.c, argc, argv);
+    assay_fit_options_init(&a.fo);
+    a.test_size = 0;
+    a.cv = 5;
+    int tune = !strcmp(cmd, "tune");
+    a.fo.model = tune ? "" : "auto";
+    int status = CLI_OK, rc;
+    assay_error err = {0};
+    assay_table *t = NULL;
+    assay_target tg = {0};
+    assay_split hold = {0};
+    int32_t *strata = NULL;
+    int64_t *labeled = NULL, nlabeled = 0;
+    candidate *cands = NULL;
+    int ncands = 0, best = -1;
+    cv_result cv = {0};
+    assay_store *st = NULL;
+    int pa = parse_args(&a, argc, argv);
+    if (pa) {
+        cli_common_deinit(&a.c);
+        return pa < 0 ? CLI_OK : pa;
+    }
+    if (tune && (!a.grid || !*a.fo.model || !strcmp(a.fo.model, "auto"))) {
+        cli_common_deinit(&a.c);
+        return cli_failf("tune", CLI_BAD_INPUT, "give --model NAME and --grid \"key=v1,v2;key=...\" "
+                         "(or ranges with --random N)");
+    }
+    if (a.cv < 2) {
+        cli_common_deinit(&a.c);
+        return cli_failf(cmd, CLI_BAD_INPUT, "--folds: give 2 or more");
+    }
+    if (a.images || a.test_path || a.value || a.calibrate || a.predictions) {
+        cli_common_deinit(&a.c);
+        return cli_failf(cmd, CLI_BAD_INPUT, "images, --test, --value, --calibrate and --predictions "
+                         "are options of assay fit");
+    }
+    cli_common_apply(&a.c);
+    a.fo.seed = a.c.seed;
+    if (a.time_column) a.exclude[a.nexclude++] = a.time_column;
+    if (a.group_column) a.exclude[a.nexclude++] = a.group_column;
+    a.fo.exclude = a.exclude;
+    a.fo.nexclude = a.nexclude;
+    if ((rc = cli_read_table(&a.c, a.data, NULL, 0, &t, &err))) goto fail;
+    if (!(labeled = labeled_rows(t, a.fo.target, &nlabeled))) goto nomem;
+    if ((rc = assay_target_encode(&a.fo, t, labeled, nlabeled, &tg, &err))) goto fail;
+    a.fo.task = tg.task;
+    if (tg.nclasses) {
+        a.fo.labels = (const char *const *)tg.labels;
+        a.fo.nlabels = tg.nclasses;
+        if (tg.task == ASSAY_TASK_BINARY) a.fo.positive = tg.labels[tg.positive];
+        if (!a.group_column) {
+            strata = malloc(sizeof *strata * (size_t)t->nrows + 1);
+            if (!strata) goto nomem;
+            for (int64_t i = 0; i < t->nrows; i++) strata[i] = -1;
+            for (int64_t i = 0; i < nlabeled; i++) strata[labeled[i]] = (int32_t)tg.y[i];
+        }
+    }
+    if (a.time_column) {
+        int tc = assay_table_find(t, a.time_column);
+        if (tc < 0 || (t->cols[tc].type != ASSAY_COL_DATETIME && t->cols[tc].type != ASSAY_COL_NUMERIC)) {
+            rc = assay_error_set(&err, ASSAY_EINVAL, "--time-column: no datetime or numeric column '%s' in %s",
+                                 a.time_column, a.data);
+            goto fail;
+        }
+    }
+    hold.ntrain = nlabeled;
+    hold.train = labeled;
+    labeled = NULL;
+    const char *folds_desc = a.time_column ? "time-ordered" : a.group_column ? "grouped" : strata ? "stratified" : "shuffled";
+    if (!a.c.json)
+        printf("assay %s: %s: %lld rows, target '%s' (%s), %d %s folds%s%s\n", cmd, a.data,
+               (long long)hold.ntrain, a.fo.target, assay_task_name(tg.task), a.cv, folds_desc,
+               a.group_column ? " by " : "", a.group_column ? a.group_column : "");
+    int many = tune || !strcmp(a.fo.model, "auto");
+    if (many) {
+        if (!(cands = calloc(MAX_CANDIDATES, sizeof *cands))) goto nomem;
+        if (tune) {
+            if ((rc = tune_candidates(&a, cands, &ncands, &err)) ||
+                (rc = evaluate_candidates(&a, t, &hold, &tg, strata, cands, ncands, &best, "tune", &err)))
+                goto fail;
+        } else if ((rc = select_model(&a, t, &hold, &tg, strata, cands, &ncands, &best, &err))) {
+            goto fail;
+        }
+        cv = cands[best].cv;
+        cands[best].cv.oof_p = NULL, cands[best].cv.oof_y = NULL, cands[best].cv.oof_row = NULL;
+        if (!a.c.json) print_leaderboard(cands, ncands, best, selection_metric(tg.task), a.cv);
+    } else if ((rc = run_cv(&a, &a.fo, "cross-validation", t, &hold, &tg, strata, &cv, &err))) {
+        goto fail;
+    }
+    json_t *metrics = json_pack("{s:o}", "cv", cv_json(&cv));
+    char *metrics_s = json_dumps(metrics, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(metrics);
+    char fp[17];
+    assay_table_fingerprint(t, fp);
+    int64_t run_id = 0;
+    if (cli_store_open(&a.c, &st, &err)) {
+        fprintf(stderr, "assay %s: warning: store not available: %s\n", cmd, err.msg);
+    } else if (st) {
+        int64_t ds = cli_record_dataset(st, a.data, t);
+        json_t *params = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:I}", "target", a.fo.target, "task",
+                                   assay_task_name(tg.task), "model", many ? cands[best].kind : a.fo.model,
+                                   "params", many ? cands[best].params : (a.fo.params ? a.fo.params : ""),
+                                   "folds", a.cv, "split", folds_desc, "seed", (json_int_t)a.c.seed);
+        char *ps = json_dumps(params, JSON_COMPACT);
+        json_decref(params);
+        run_id = cli_record_run(&a.c, st, cmd, ps, ds, fp, metrics_s, 0, NULL);
+        free(ps);
+        for (int i = 0; i < ncands; i++) {
+            json_t *cp = json_pack("{s:s,s:s,s:s,s:b,s:b,s:I}", "target", a.fo.target, "model", cands[i].kind,
+                                   "params", cands[i].params, "ran", cands[i].ran, "selected", i == best,
+                                   "selected_run", (json_int_t)run_id);
+            json_t *cm = json_pack("{s:o}", "cv", cands[i].ran ? cv_json(i == best ? &cv : &cands[i].cv) : json_null());
+            char *cps = json_dumps(cp, JSON_COMPACT), *cms = json_dumps(cm, JSON_COMPACT | JSON_REAL_PRECISION(17));
+            char sub[32];
+            snprintf(sub, sizeof sub, "%s-candidate", cmd);
+            cli_record_run(&a.c, st, sub, cps, ds, fp, cms, 0, NULL);
+            free(cps), free(cms);
+            json_decref(cp), json_decref(cm);
+        }
+    }
+    if (a.c.json) {
+        json_t *doc = json_pack("{s:s,s:s,s:s,s:i,s:s,s:o}", "command", cmd, "target", a.fo.target, "task",
+                                assay_task_name(tg.task), "folds", a.cv, "split", folds_desc, "cv", cv_json(&cv));
+        json_object_set_new(doc, "model", json_string(many ? cands[best].kind : a.fo.model));
+        json_object_set_new(doc, "params", json_string(many ? cands[best].params : (a.fo.params ? a.fo.params : "")));
+        if (many)
+            json_object_set_new(doc, "leaderboard", leaderboard_json(cands, ncands, best, selection_metric(tg.task), 1));
+        if (run_id) json_object_set_new(doc, "run_id", json_integer(run_id));
+        cli_print_json(doc);
+    } else {
+        if (many) printf("best: %s (%s)\n", cands[best].kind, cands[best].params);
+        printf("\ncross-validation (%d folds), mean +/- sd:\n", cv.folds);
+        for (int j = 0; cv.names[j]; j++) printf("  %-18s %.4f +/- %.4f\n", cv.names[j], cv.mean[j], cv.sd[j]);
+        if (run_id) printf("recorded: run %lld in %s\n", (long long)run_id, a.c.db ? a.c.db : assay_store_default_path());
+    }
+    free(metrics_s);
+    goto done;
+nomem:
+    rc = assay_error_set(&err, ASSAY_ENOMEM, "out of memory");
+fail:
+    status = cli_fail(cmd, &err);
+done:
+    for (int i = 0; cands && i < ncands; i++) cv_result_deinit(&cands[i].cv);
+    cv_result_deinit(&cv);
+    free(cands);
+    free(strata);
+    free(labeled);
+    assay_split_deinit(&hold);
+    assay_target_deinit(&tg);
+    assay_table_free(t);
+    assay_store_close(st);
+    cli_common_deinit(&a.c);
+    return status;
+}
+
+int cmd_cv(int argc, char **argv) { return cv_main(argc, argv, "cv"); }
+int cmd_tune(int argc, char **argv) { return cv_main(argc, argv, "tune"); }

@@ -9,6 +9,10 @@
 
 typedef struct fit_cli {
     cli_common c;
+    const char *cmd;           /* "fit", "cv" or "tune": messages and what runs */
+    const char *group_column;  /* --group: grouped folds */
+    const char *grid;          /* tune: "key=v1,v2;key=v3,v4" or ranges "key=lo:hi" with --random */
+    long random_n;             /* tune: draw this many settings from the ranges of --grid */
     const char *data, *test_path, *out, *name, *time_column, *predictions;
     double test_size, time_budget;
     int cv;
@@ -23,6 +27,8 @@ typedef struct fit_cli {
     char nn_params[1024];      /* --params plus the network options, as key=value */
     /* business value (binary): the gain or cost of each decision, per-row amounts */
     const char *value, *value_column;
+    int calibrate;             /* 0 none, else an assay_calibration_method */
+    const char *report;        /* --report FILE: the HTML report on the --test file */
     assay_value_spec spec;
 } fit_cli;
 

@@ -14,8 +14,11 @@ typedef struct cli_command {
 static const cli_command commands[] = {
     {"profile", cmd_profile, "describe a data set: types, missing values, distributions"},
     {"fit", cmd_fit, "clean, featurize, fit, cross-validate and evaluate a model; save it"},
+    {"cv", cmd_cv, "cross-validate a model (stratified, grouped or time-ordered folds); record it"},
+    {"tune", cmd_tune, "cross-validate a grid or random draws of hyperparameters; record them"},
     {"predict", cmd_predict, "predict rows of a data file with a saved model"},
     {"eval", cmd_eval, "evaluate a saved model on labelled data"},
+    {"report", cmd_report, "write a self-contained HTML report of a model on labelled data"},
     {"runs", cmd_runs, "list the runs recorded in the store"},
     {"models", cmd_models, "list the models registered in the store"},
 };

@@ -8,4 +8,5 @@ set(ASSAY_CLI_SOURCES
   cli/cmd_predict.c
   cli/cmd_eval.c
   cli/cmd_runs.c
+  cli/cmd_report.c
 )

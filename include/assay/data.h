@@ -117,6 +117,12 @@ int assay_split_holdout(const int64_t *rows, int64_t nrows, const int32_t *strat
 /* k folds over rows; folds[f].test is fold f, folds[f].train the rest. Stratified if strata. */
 int assay_split_kfold(const int64_t *rows, int64_t nrows, const int32_t *strata, int k,
                       uint64_t seed, assay_split *folds, assay_error *err);
+/* k folds in which no group is split (group: a group number >= 0 per table row id), as
+ * scikit-learn's GroupKFold: the largest groups first (equal sizes: the later group first),
+ * each into the fold with the fewest rows so far.
+ * Needs at least k groups. Deterministic (no seed). */
+int assay_split_group_kfold(const int64_t *rows, int64_t nrows, const int64_t *group, int k,
+                            assay_split *folds, assay_error *err);
 /* Time-ordered holdout: the last test_frac of rows by time (ties by row order) are the test set.
  * Rows with missing time are refused. */
 int assay_split_time(const int64_t *rows, int64_t nrows, const double *time,

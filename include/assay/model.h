@@ -154,6 +154,14 @@ int assay_model_encode_target(const assay_model *m, const assay_table *t, const 
  * array is owned by the model. */
 const assay_col_override *assay_model_read_overrides(const assay_model *m, int *n);
 
+/* ---- probability calibration (binary) ------------------------------------------------------
+ * A calibrator (include/assay/curves.h: Platt or isotonic, fitted on held-out predictions) maps
+ * the positive class's probability; every predict function applies it, and the model file keeps
+ * it (assay.calibration). set takes ownership (also on failure). */
+typedef struct assay_calibrator assay_calibrator;
+int assay_model_set_calibrator(assay_model *m, assay_calibrator *cal, assay_error *err);
+const assay_calibrator *assay_model_calibrator(const assay_model *m); /* NULL if none */
+
 /* ---- image models ------------------------------------------------------------------------
  * A model fitted on images (mlp, cnn) has no table pipeline: it keeps the image shape and the
  * per-channel mean and standard deviation of its training pixels, and its labels are the class

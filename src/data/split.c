@@ -218,6 +218,75 @@ done:
     return rc;
 }
 
+/* ---- grouped ----------------------------------------------------------------------------- */
+
+int assay_split_group_kfold(const int64_t *rows, int64_t nrows, const int64_t *group, int k,
+                            assay_split *folds, assay_error *err) {
+    if (!folds || !group) return assay_error_set(err, ASSAY_EINVAL, "group k-fold split: NULL argument");
+    if (k < 2) return assay_error_set(err, ASSAY_EINVAL, "group k-fold split: k = %d (need at least 2)", k);
+    memset(folds, 0, (size_t)k * sizeof *folds);
+    int rc = ASSAY_OK;
+    int64_t *ids = row_ids(rows, nrows), *gid = NULL, *size = NULL, *order = NULL, *load = NULL;
+    int32_t *fold_of = assay_mallocarray((size_t)(nrows ? nrows : 1), sizeof *fold_of);
+    int32_t *gfold = NULL;
+    if (!ids || !fold_of) goto nomem;
+    /* dense group numbers 0..G-1 in order of first appearance */
+    int64_t G = 0, maxg = -1;
+    for (int64_t i = 0; i < nrows; i++) {
+        if (group[ids[i]] < 0) {
+            rc = assay_error_set(err, ASSAY_EINVAL, "group k-fold split: row %lld has no group", (long long)ids[i] + 1);
+            goto done;
+        }
+        if (group[ids[i]] > maxg) maxg = group[ids[i]];
+    }
+    if (!(gid = assay_mallocarray((size_t)maxg + 1, sizeof *gid))) goto nomem;
+    for (int64_t g = 0; g <= maxg; g++) gid[g] = -1;
+    for (int64_t i = 0; i < nrows; i++)
+        if (gid[group[ids[i]]] < 0) gid[group[ids[i]]] = G++;
+    if (G < k) {
+        rc = assay_error_set(err, ASSAY_EINVAL, "group k-fold split: %lld groups, fewer than the %d folds",
+                             (long long)G, k);
+        goto done;
+    }
+    size = assay_calloc((size_t)G, sizeof *size);
+    order = assay_mallocarray((size_t)G, sizeof *order);
+    load = assay_calloc((size_t)k, sizeof *load);
+    gfold = assay_mallocarray((size_t)G, sizeof *gfold);
+    if (!size || !order || !load || !gfold) goto nomem;
+    for (int64_t i = 0; i < nrows; i++) size[gid[group[ids[i]]]]++;
+    /* scikit-learn's GroupKFold: the largest group first (ties: later group first, as the
+     * reversed argsort does) into the fold holding the fewest rows so far (ties: first fold) */
+    for (int64_t g = 0; g < G; g++) order[g] = g;
+    for (int64_t i = 1; i < G; i++) /* insertion sort by (size desc, index desc): stable enough */
+        for (int64_t j = i; j > 0 && (size[order[j - 1]] < size[order[j]] ||
+                                      (size[order[j - 1]] == size[order[j]] && order[j - 1] < order[j])); j--) {
+            int64_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    for (int64_t r = 0; r < G; r++) {
+        int f = 0;
+        for (int j = 1; j < k; j++)
+            if (load[j] < load[f]) f = j;
+        gfold[order[r]] = f;
+        load[f] += size[order[r]];
+    }
+    for (int64_t i = 0; i < nrows; i++) fold_of[i] = gfold[gid[group[ids[i]]]];
+    if (fill_folds(ids, nrows, fold_of, k, folds)) goto nomem;
+    goto done;
+nomem:
+    rc = assay_error_set(err, ASSAY_ENOMEM, "group k-fold split: out of memory");
+done:
+    assay_free(ids);
+    assay_free(fold_of);
+    assay_free(gid);
+    assay_free(size);
+    assay_free(order);
+    assay_free(load);
+    assay_free(gfold);
+    return rc;
+}
+
 /* ---- time-ordered ------------------------------------------------------------------------ */
 
 typedef struct time_item {

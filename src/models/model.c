@@ -8,6 +8,7 @@
 #include <float.h>
 
 #include "estimator.h"
+#include "assay/curves.h"
 
 #define PREDICT_CHUNK 65536 /* rows transformed at a time: bounds the memory of predict */
 
@@ -28,9 +29,34 @@ struct assay_model {
     /* image models: no pipeline; the input shape and per-channel normalization */
     int image, img_c, img_h, img_w;
     float img_mean[4], img_std[4];
+    assay_calibrator *cal;     /* binary: applied to the positive class's probability, or NULL */
 };
 
 #define MAX_IMAGE_CHANNELS 4
+
+/* Binary outputs (n x 2) through the calibrator: p[positive] calibrated, the other 1 - it. */
+static void calibrate_rows(const assay_model *m, double *out, int64_t n) {
+    if (!m->cal || m->task != ASSAY_TASK_BINARY) return;
+    const int pos = m->positive;
+    for (int64_t i = 0; i < n; i++) {
+        double p;
+        assay_calibrator_apply(m->cal, &out[2 * i + pos], 1, &p);
+        out[2 * i + pos] = p;
+        out[2 * i + 1 - pos] = 1.0 - p;
+    }
+}
+
+int assay_model_set_calibrator(assay_model *m, assay_calibrator *cal, assay_error *err) {
+    if (m->task != ASSAY_TASK_BINARY) {
+        assay_calibrator_free(cal);
+        return assay_error_set(err, ASSAY_EINVAL, "calibration applies to binary models");
+    }
+    assay_calibrator_free(m->cal);
+    m->cal = cal;
+    return ASSAY_OK;
+}
+
+const assay_calibrator *assay_model_calibrator(const assay_model *m) { return m->cal; }
 
 static int refuse_images(const assay_model *m, assay_error *err) {
     return assay_error_set(err, ASSAY_EINVAL,
@@ -287,6 +313,7 @@ void assay_model_free(assay_model *m) {
     free_strings(m->labels, m->nclasses);
     assay_pipeline_free(m->pipe);
     if (m->est) m->est->vt->free(m->est);
+    assay_calibrator_free(m->cal);
     assay_free(m->overrides);
     free_strings(m->info_keys, m->ninfo);
     free_strings(m->info_vals, m->ninfo);
@@ -624,6 +651,7 @@ int assay_model_predict_images(const assay_model *m, const assay_images *im, con
         assay_images_batch(X, im, idx, n, m->img_mean, m->img_std, NULL, 0, 0);
         assay_matrix mx = {.n = n, .d = P, .dense = X};
         rc = m->est->vt->predict(m->est, &mx, out + s * width, err);
+        if (!rc) calibrate_rows(m, out + s * width, n);
     }
     assay_free(X);
     assay_free(idx);
@@ -680,7 +708,9 @@ int assay_model_predict_matrix(const assay_model *m, const assay_matrix *X, doub
     if (X->d != m->est->nfeatures)
         return assay_error_set(err, ASSAY_ESCHEMA, "design has %lld features, the model %lld",
                                (long long)X->d, (long long)m->est->nfeatures);
-    return m->est->vt->predict(m->est, X, out, err);
+    int rc = m->est->vt->predict(m->est, X, out, err);
+    if (!rc) calibrate_rows(m, out, X->n);
+    return rc;
 }
 
 int assay_model_predict(const assay_model *m, const assay_table *t, const int64_t *rows,
@@ -707,6 +737,7 @@ int assay_model_predict(const assay_model *m, const assay_table *t, const int64_
         if (!rc) {
             assay_matrix mx = {.n = n, .d = d, .dense = X};
             rc = m->est->vt->predict(m->est, &mx, out + start * width, err);
+            if (!rc) calibrate_rows(m, out + start * width, n);
         }
     }
     assay_free(X);
@@ -897,6 +928,17 @@ int assay_model_save(const assay_model *m, const char *path, assay_error *err) {
         if (!(pipe = assay_pipeline_to_json(m->pipe))) goto nomem;
         if ((rc = assay_mfile_writer_meta(w, "assay.pipeline", pipe, err))) goto fail;
     }
+    if (m->cal) {
+        json_t *c = m->cal->method == ASSAY_CALIBRATION_PLATT
+                        ? json_pack("{s:s,s:f,s:f}", "method", "platt", "a", m->cal->a, "b", m->cal->b)
+                        : json_pack("{s:s,s:[],s:[]}", "method", "isotonic", "x", "y");
+        for (int64_t i = 0; c && m->cal->method == ASSAY_CALIBRATION_ISOTONIC && i < m->cal->n; i++) {
+            json_array_append_new(json_object_get(c, "x"), json_real(m->cal->x[i]));
+            json_array_append_new(json_object_get(c, "y"), json_real(m->cal->y[i]));
+        }
+        if (!c) goto nomem;
+        if ((rc = meta_json(w, "assay.calibration", c, err))) goto fail;
+    }
     if (m->ninfo) {
         json_t *info = json_object();
         for (int i = 0; info && i < m->ninfo; i++)
@@ -933,6 +975,43 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
     if (errno || end == s || *end || v < lo || v > hi) return -1;
     *out = v;
     return 0;
+}
+
+/* {"method": "platt", "a", "b"} or {"method": "isotonic", "x": [...], "y": [...]} */
+static int calibration_from_json(assay_model *m, const char *s, const char *name, assay_error *err) {
+    json_t *c = json_loads(s, 0, NULL);
+    const char *method = json_string_value(json_object_get(c, "method"));
+    int rc = ASSAY_EFORMAT;
+    if (m->task != ASSAY_TASK_BINARY || !method) {
+        rc = assay_error_set(err, ASSAY_EFORMAT, "%s: invalid assay.calibration", name);
+    } else if (!strcmp(method, "platt")) {
+        const json_t *a = json_object_get(c, "a"), *b = json_object_get(c, "b");
+        rc = json_is_number(a) && json_is_number(b)
+                 ? assay_calibrator_new_platt(json_number_value(a), json_number_value(b), &m->cal, err)
+                 : assay_error_set(err, ASSAY_EFORMAT, "%s: invalid assay.calibration", name);
+    } else if (!strcmp(method, "isotonic")) {
+        const json_t *x = json_object_get(c, "x"), *y = json_object_get(c, "y");
+        size_t n = json_array_size(x);
+        double *xs = n ? assay_mallocarray(n, sizeof *xs) : NULL, *ys = n ? assay_mallocarray(n, sizeof *ys) : NULL;
+        int ok = n > 0 && n == json_array_size(y) && xs && ys;
+        for (size_t i = 0; ok && i < n; i++) {
+            ok = json_is_number(json_array_get(x, i)) && json_is_number(json_array_get(y, i));
+            xs[i] = json_number_value(json_array_get(x, i));
+            ys[i] = json_number_value(json_array_get(y, i));
+        }
+        rc = ok ? assay_calibrator_new_isotonic(xs, ys, (int64_t)n, &m->cal, err)
+                : assay_error_set(err, ASSAY_EFORMAT, "%s: invalid assay.calibration", name);
+        assay_free(xs);
+        assay_free(ys);
+    } else {
+        rc = assay_error_set(err, ASSAY_EFORMAT, "%s: unknown calibration method '%.32s'", name, method);
+    }
+    json_decref(c);
+    if (rc && rc != ASSAY_EFORMAT && rc != ASSAY_ENOMEM) {
+        assay_error_prefix(err, "%s: assay.calibration", name);
+        rc = err ? (err->code = ASSAY_EFORMAT) : ASSAY_EFORMAT;
+    }
+    return rc;
 }
 
 /* {"kind": "image", "shape": [c, h, w], "mean": [c], "std": [c]} */
@@ -1091,6 +1170,10 @@ static int model_from_mfile(const assay_mfile *f, const char *name, assay_model 
         assay_error_prefix(err, "%s", name);
         goto fail;
     }
+
+    /* Calibration (binary). */
+    if ((s = assay_mfile_meta(f, "assay.calibration")) && (rc = calibration_from_json(m, s, name, err)))
+        goto fail;
 
     /* Info: one JSON object of key -> JSON value. */
     if ((s = assay_mfile_meta(f, "assay.info"))) {

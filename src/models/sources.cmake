@@ -9,5 +9,6 @@ set(ASSAY_MODELS_SOURCES
   src/models/gbdt.c
   src/models/gbdt_tree.c
   src/models/mlp.c
+  src/models/calibrate.c
   src/models/model.c
 )

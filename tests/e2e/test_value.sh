@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_value.sh ASSAY SRC - business value end to end: `assay fit --value` on credit_data picks
+# test_value.sh ASSAY SRC - business value and calibration end to end: `assay fit --value` on credit_data picks
 # the profit-maximizing threshold on the cross-validation predictions, reports the test profit
 # next to acting on nobody and on everybody (recomputed here from the test predictions), saves
 # the threshold so that `assay predict` decides with it; per-row amounts; the refusals.
@@ -37,6 +37,22 @@ check "value with amounts: the amount column is named" test "$(jqv .value.amount
 # text output shows the profit next to the baselines
 "$ASSAY" fit "$CREDIT" --target Status --positive bad --model gbdt --value "$V" --db none --out v2.assay > v.txt
 check "text report: profit and baselines" grep -q "acting on nobody: 0   acting on everybody" v.txt
+
+# -- probability calibration fitted on the CV predictions ---------------------------------------
+"$ASSAY" fit train.csv --target Status --positive bad --model gbdt --calibrate isotonic --test test.csv \
+  --out cal.assay --predictions calp.csv --db none --json > cal.json
+b0=$(jqv .calibration.cv_brier_before cal.json); b1=$(jqv .calibration.cv_brier_after cal.json)
+check "isotonic: CV Brier does not rise ($b0 -> $b1)" awk -v a="$b0" -v b="$b1" 'BEGIN { exit !(b <= a) }'
+"$ASSAY" predict cal.assay test.csv --proba --out calp2.csv --db none
+check "calibrated model: predict after loading equals fit's test predictions" cmp calp.csv calp2.csv
+"$ASSAY" fit train.csv --target Status --positive bad --model gbdt --test test.csv --out raw.assay \
+  --predictions rawp.csv --db none --quiet > /dev/null
+check "calibration changes the probabilities" test "$(cmp -s rawp.csv calp.csv; echo $?)" -eq 1
+"$ASSAY" fit "$CREDIT" --target Status --positive bad --model logreg --calibrate platt --db none --out pl.assay --json > pl.json
+check "platt: reported" test "$(jqv .calibration.method pl.json)" = platt
+expect_error "calibrate without CV" "--calibrate fits on cross-validation" "$ASSAY" fit "$CREDIT" --target Status --model logreg --calibrate platt --cv 0 --db none
+expect_error "calibrate a regression" "binary targets" "$ASSAY" fit "$SRC/examples/Chicago.csv" --target ridership --model ridge --calibrate isotonic --db none
+expect_error "bad calibration method" "--calibrate" "$ASSAY" fit "$CREDIT" --target Status --calibrate spline --db none
 
 expect_error "bad value spec" "--value: .*'tp'" "$ASSAY" fit "$CREDIT" --target Status --value "tp=12k" --db none
 expect_error "value without CV" "--value chooses the decision threshold on cross-validation" "$ASSAY" fit "$CREDIT" --target Status --model logreg --value "$V" --cv 0 --db none

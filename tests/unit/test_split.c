@@ -4,6 +4,7 @@
 
 #include "assay/data.h"
 #include "check.h"
+#include "fixture.h"
 
 /* every id of rows[0..n) appears exactly once across train and test; both sorted */
 static int partition_ok(const assay_split *s, const int64_t *rows, int64_t n, int64_t maxid) {
@@ -174,11 +175,62 @@ static void test_time(void) {
     for (int k = 0; k < 3; k++) assay_split_deinit(&f[k]);
 }
 
+/* Group k-fold: every row in scikit-learn's GroupKFold fold (fixture from
+ * tests/parity/gen/gen_group_kfold.py), no group in two folds, every row tested once; too few
+ * groups and a row without a group are refused. */
+static void test_group_kfold(void) {
+    json_t *doc = fixture("group_kfold.json");
+    CHECK(doc != NULL);
+    const json_t *cases = json_object_get(doc, "cases");
+    int64_t off = 0;
+    for (size_t c = 0; c < json_array_size(cases); c++) {
+        const json_t *cs = json_array_get(cases, c);
+        int k = (int)json_integer_value(json_object_get(cs, "k"));
+        const json_t *g = json_object_get(cs, "group"), *fo = json_object_get(cs, "fold");
+        int64_t n = (int64_t)json_array_size(g);
+        int64_t *group = malloc(sizeof *group * (size_t)n);
+        for (int64_t i = 0; i < n; i++) group[i] = json_integer_value(json_array_get(g, (size_t)i));
+        assay_split folds[8];
+        assay_error err;
+        CHECK_OK(assay_split_group_kfold(NULL, n, group, k, folds, &err), &err);
+        int64_t *fold_of = malloc(sizeof *fold_of * (size_t)n);
+        for (int64_t i = 0; i < n; i++) fold_of[i] = -1;
+        for (int f = 0; f < k; f++) {
+            CHECK(folds[f].ntrain + folds[f].ntest == n);
+            for (int64_t i = 0; i < folds[f].ntest; i++) {
+                CHECK(fold_of[folds[f].test[i]] == -1);
+                fold_of[folds[f].test[i]] = f;
+            }
+        }
+        int64_t mismatch = 0;
+        for (int64_t i = 0; i < n; i++) mismatch += fold_of[i] != json_integer_value(json_array_get(fo, (size_t)i));
+        printf("  group k-fold case %zu (%lld rows, k %d): %lld rows in another fold than scikit-learn's\n", c,
+               (long long)n, k, (long long)mismatch);
+        CHECK(mismatch == 0);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < n; j++)
+                if (group[i] == group[j] && fold_of[i] != fold_of[j]) off++;
+        for (int f = 0; f < k; f++) assay_split_deinit(&folds[f]);
+        free(fold_of);
+        free(group);
+    }
+    CHECK(off == 0);
+    int64_t few[6] = {0, 0, 1, 1, 0, 1};
+    assay_split folds[3];
+    assay_error err;
+    CHECK(assay_split_group_kfold(NULL, 6, few, 3, folds, &err) == ASSAY_EINVAL);
+    CHECK(strstr(err.msg, "2 groups") != NULL);
+    few[3] = -1;
+    CHECK(assay_split_group_kfold(NULL, 6, few, 2, folds, &err) == ASSAY_EINVAL);
+    json_decref(doc);
+}
+
 int main(void) {
     RUN(test_holdout);
     RUN(test_holdout_stratified);
     RUN(test_kfold);
     RUN(test_errors);
     RUN(test_time);
+    RUN(test_group_kfold);
     return check_summary();
 }
