@@ -398,6 +398,43 @@ static void gain_importance_chart(report *r, const assay_model *m) {
     free(e);
 }
 
+static int cmp_abs_imp(const void *a, const void *b) {
+    const imp_entry *x = a, *y = b;
+    if (fabs(x->mean) != fabs(y->mean)) return fabs(x->mean) < fabs(y->mean) ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+/* Linear models (binary or regression): the coefficients, largest magnitude first, signed. */
+static void coefficient_chart(report *r, const assay_model *m) {
+    if (assay_model_coefficients_width(m) != 1) return;
+    int64_t d = assay_model_nfeatures(m);
+    double *coef = calloc((size_t)(d ? d : 1), sizeof *coef);
+    imp_entry *e = calloc((size_t)(d ? d : 1), sizeof *e);
+    if (coef && e && assay_model_coefficients(m, coef) == ASSAY_OK) {
+        for (int64_t j = 0; j < d; j++) {
+            e[j].name = assay_pipeline_feature_name(assay_model_pipeline(m), j);
+            e[j].mean = coef[j];
+            e[j].sd = NAN;
+        }
+        qsort(e, (size_t)d, sizeof *e, cmp_abs_imp);
+        int k = d < TOP_IMPORTANCE ? (int)d : TOP_IMPORTANCE;
+        const char *labels[TOP_IMPORTANCE];
+        double v[TOP_IMPORTANCE];
+        for (int i = 0; i < k; i++) labels[i] = e[i].name, v[i] = e[i].mean;
+        assay_svg_bar_opts o = {0};
+        o.title = "Coefficients";
+        o.x_label = assay_model_task(m) == ASSAY_TASK_REGRESSION ? "change of the prediction per unit"
+                                                                 : "change of the log-odds per unit";
+        size_t f0 = fig_begin(r);
+        fig_end(r, f0, assay_svg_hbar_chart(&r->b, &o, labels, v, NULL, k),
+                "The model's coefficients on its features as the pipeline gives them (standardized "
+                "numbers and one-hot categories unless scaling was turned off); the 15 largest in "
+                "magnitude, negative to the left.");
+    }
+    free(coef);
+    free(e);
+}
+
 /* Training curves when the model saved per-epoch losses. */
 static void training_chart(report *r, const assay_model *m) {
     const char *info = assay_model_info(m, "training");
@@ -932,6 +969,7 @@ int cmd_report(int argc, char **argv) {
         if ((rc = permutation_chart(&r, &s, t, c.seed, &err))) goto fail;
     }
     gain_importance_chart(&r, m);
+    coefficient_chart(&r, m);
     training_chart(&r, m);
     put(&r, "</div>\n</section>\n");
 

@@ -139,6 +139,11 @@ int assay_model_explain(const assay_model *m, const assay_table *t, const int64_
 /* Feature importance (tree models): per design column, total split gain and split count.
  * ASSAY_EINVAL for models without it. */
 int assay_model_importance(const assay_model *m, double *gain, double *splits);
+/* Linear models: coefficients per design column, width x nfeatures (width 1 for binary -- the
+ * positive class's log-odds -- and regression, K for multiclass); width 0 for other models
+ * (coefficients then fails with ASSAY_EINVAL). */
+int assay_model_coefficients_width(const assay_model *m);
+int assay_model_coefficients(const assay_model *m, double *coef);
 
 /* The decision for one output row: argmax, or for binary proba[positive] >= threshold. */
 int assay_model_decide(const assay_model *m, const double *out_row);

@@ -70,6 +70,9 @@ typedef struct assay_estimator_vt {
                    assay_error *err);
     /* Optional. Per feature: total gain and number of splits. */
     int (*importance)(const assay_estimator *e, double *gain, double *splits);
+    /* Optional. Linear models: the weights, width x d (width 1 for binary and regression, K for
+     * multiclass), in the design's feature order; intercepts left out. */
+    int (*coefficients)(const assay_estimator *e, double *coef);
     /* Optional. A JSON object describing the training (history, time), or NULL. */
     json_t *(*training)(const assay_estimator *e);
 } assay_estimator_vt;

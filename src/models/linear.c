@@ -318,6 +318,12 @@ static int lin_load(assay_estimator *e, const assay_mfile *f, const char *prefix
     return ASSAY_OK;
 }
 
+static int lin_coefficients(const assay_estimator *e, double *coef) {
+    const linreg *m = (const linreg *)e;
+    memcpy(coef, m->coef, sizeof *coef * (size_t)e->nfeatures);
+    return ASSAY_OK;
+}
+
 const assay_estimator_vt assay__linear_vt = {
     .name = "linear",
     .summary = "ordinary least squares regression (minimum-norm when rank-deficient)",
@@ -328,6 +334,7 @@ const assay_estimator_vt assay__linear_vt = {
     .save = lin_save,
     .load = lin_load,
     .free = lin_free,
+    .coefficients = lin_coefficients,
 };
 
 const assay_estimator_vt assay__ridge_vt = {
@@ -340,5 +347,6 @@ const assay_estimator_vt assay__ridge_vt = {
     .save = lin_save,
     .load = lin_load,
     .free = lin_free,
+    .coefficients = lin_coefficients,
     .grid = (const char *const[]){"alpha=0.1", "alpha=1", "alpha=10", NULL},
 };

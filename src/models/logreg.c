@@ -694,6 +694,12 @@ static int lr_load(assay_estimator *e, const assay_mfile *f, const char *prefix,
     return ASSAY_OK;
 }
 
+static int lr_coefficients(const assay_estimator *e, double *coef) {
+    const logreg *m = (const logreg *)e;
+    memcpy(coef, m->coef, sizeof *coef * (size_t)m->K1 * (size_t)e->nfeatures);
+    return ASSAY_OK;
+}
+
 const assay_estimator_vt assay__logreg_vt = {
     .name = "logreg",
     .summary = "logistic regression (binary or multinomial), l2/l1/none penalty, L-BFGS/OWL-QN",
@@ -705,4 +711,5 @@ const assay_estimator_vt assay__logreg_vt = {
     .load = lr_load,
     .free = lr_free,
     .grid = (const char *const[]){"C=0.1", "C=1", "C=10", NULL},
+    .coefficients = lr_coefficients,
 };

@@ -776,6 +776,16 @@ int assay_model_explain(const assay_model *m, const assay_table *t, const int64_
     return rc;
 }
 
+int assay_model_coefficients_width(const assay_model *m) {
+    if (!m->est->vt->coefficients) return 0;
+    return m->task == ASSAY_TASK_MULTICLASS ? m->nclasses : 1;
+}
+
+int assay_model_coefficients(const assay_model *m, double *coef) {
+    if (!m->est->vt->coefficients) return ASSAY_EINVAL;
+    return m->est->vt->coefficients(m->est, coef);
+}
+
 int assay_model_importance(const assay_model *m, double *gain, double *splits) {
     if (!m->est->vt->importance) return ASSAY_EINVAL;
     return m->est->vt->importance(m->est, gain, splits);

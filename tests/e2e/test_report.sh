@@ -106,4 +106,10 @@ check "fit --report: the same bytes as assay report" cmp fitreport.html report_m
 expect_error "fit --report without --test" "--report writes the HTML report on the --test FILE" \
   "$ASSAY" fit train.csv --target Status --model logreg --report x.html --db none
 
+# linear models: a coefficient chart (signed, largest magnitude first); tree models have none
+"$ASSAY" fit train.csv --target Status --positive bad --model logreg --test test.csv --out lr.assay \
+  --report lr.html --db none --quiet > /dev/null
+check "logreg report: a coefficients chart" grep -q "Coefficients</text>" lr.html
+check "gbdt report: no coefficients chart" test "$(grep -c "Coefficients</text>" fitreport.html)" -eq 0
+
 finish
