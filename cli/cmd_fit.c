@@ -1153,6 +1153,21 @@ int cmd_fit(int argc, char **argv) {
     if ((rc = assay_model_set_info(model, "metrics", metrics_s, &err)) ||
         (rc = assay_model_set_info(model, "fingerprint", fpq, &err)))
         goto fail;
+    { /* a network's per-epoch history travels with the model (for reports); not its timings */
+        char *tr = assay_model_training_json(model);
+        json_t *tj = tr ? json_loads(tr, 0, NULL) : NULL;
+        assay_free(tr);
+        if (tj) {
+            json_object_del(tj, "seconds");
+            json_object_del(tj, "examples_per_second");
+            json_object_del(tj, "gflops");
+            char *hs = json_dumps(tj, JSON_COMPACT | JSON_REAL_PRECISION(10));
+            json_decref(tj);
+            rc = hs ? assay_model_set_info(model, "training", hs, &err) : assay_error_set(&err, ASSAY_ENOMEM, "out of memory");
+            free(hs);
+            if (rc) goto fail;
+        }
+    }
     if (ncands) { /* the leaderboard travels with the model (for reports) */
         json_t *sel = json_pack("{s:s,s:i,s:o}", "metric", selection_metric(tg.task), "folds", a.cv,
                                 "leaderboard", leaderboard_json(cands, ncands, best, selection_metric(tg.task), 0));

@@ -112,4 +112,9 @@ expect_error "fit --report without --test" "--report writes the HTML report on t
 check "logreg report: a coefficients chart" grep -q "Coefficients</text>" lr.html
 check "gbdt report: no coefficients chart" test "$(grep -c "Coefficients</text>" fitreport.html)" -eq 0
 
+# networks: the per-epoch training curves
+"$ASSAY" fit train.csv --target Status --positive bad --model mlp --hidden 16 --epochs 6 --early-stopping 3 \
+  --test test.csv --out mlp.assay --report mlp.html --db none --quiet > /dev/null
+check "mlp report: a training-curve chart" grep -q "Training" mlp.html
+
 finish
