@@ -35,23 +35,25 @@
  * Two thread pools on the same cores (libgomp's and a pthreads OpenBLAS's) spin against each
  * other between calls: measured, an MLP epoch ran 7 GFLOP/s with 86% of the time in libgomp's
  * wait loop. So the network code sets OpenBLAS to one thread while it trains or predicts, and
- * then this wrapper splits the product itself: the larger of M and N in blocks of a multiple of
- * 16, one single-threaded sgemm per OpenMP thread. Each element of C is the same dot product
- * whichever block holds it. With a multi-threaded OpenBLAS (kernels called on their own) it is
- * one plain call. */
+ * then this wrapper splits the product itself: the larger of M and N in blocks, one
+ * single-threaded sgemm per block, the blocks shared among the OpenMP threads. The blocks
+ * depend on the shape only, never on the thread count: OpenBLAS picks its kernel by the shape
+ * of each call (its AVX-512 build has separate small-matrix kernels that sum in another order),
+ * so equal blocks are what make the bits independent of the thread count (measured on a Zen 5:
+ * blocks of len / T gave 1- and 2-thread weights that differed). With a multi-threaded OpenBLAS
+ * (kernels called on their own) it is one plain call. */
 static void gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K,
                  float alpha, const float *A, int lda, const float *B, int ldb, float beta,
                  float *C, int ldc) {
-    int T = omp_get_max_threads();
-    if (T <= 1 || openblas_get_num_threads() > 1 || (double)M * N * K < 262144.0 || omp_in_parallel()) {
+    if (openblas_get_num_threads() > 1 || (double)M * N * K < 262144.0 || omp_in_parallel()) {
         cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     const int by_rows = M >= N, len = by_rows ? M : N;
-    int blk = (len + T - 1) / T;
-    blk = (blk + 15) / 16 * 16;
-    const int nblk = (len + blk - 1) / blk;
-#pragma omp parallel for schedule(static) num_threads(nblk < T ? nblk : T)
+    int blk = (len + 7) / 8; /* at most 8 blocks of at least 32, a multiple of 16 */
+    blk = ASSAY_MAX(32, (blk + 15) / 16 * 16);
+    const int nblk = (len + blk - 1) / blk, T = omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(nblk < T ? nblk : T) if (T > 1 && nblk > 1)
     for (int b = 0; b < nblk; b++) {
         const int a0 = b * blk, n = ASSAY_MIN(blk, len - a0);
         if (by_rows) {
