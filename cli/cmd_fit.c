@@ -42,6 +42,12 @@ static void fit_usage(FILE *f) {
             "                       rows (--test FILE, or the held-out split)\n"
             "  --calibrate M        binary: platt or isotonic calibration of the probabilities,\n"
             "                       fitted on the CV predictions and saved in the model\n"
+            "  --threshold T        binary: the decision threshold on the positive class's\n"
+            "                       probability: a number in (0, 1), or cv (default): the one\n"
+            "                       with the best accuracy on the CV predictions (0.5 when CV is\n"
+            "                       off); --value chooses its own\n"
+            "  --no-ensemble        --model auto: keep the best single model (default: a weighted\n"
+            "                       average of candidates when it beats it in CV; binary targets)\n"
             "neural networks (--model mlp or cnn):\n"
             "  --hidden N,N,...     mlp: hidden layer sizes (default 256,128)\n"
             "  --arch A             layers, e.g. conv32-pool-conv64-pool-fc128 (cnn default) or\n"
@@ -72,6 +78,16 @@ static void fit_usage(FILE *f) {
             "  --min-frequency F    group rarer categories (count >= 1, or fraction < 1)\n"
             "  --max-categories N   keep at most N categories per column\n"
             "  --unseen U           ignore (default), infrequent, error\n"
+            "text columns (words and word bigrams, TF-IDF; the design becomes sparse: logreg):\n"
+            "  --text-vectorizer V  tfidf (default), count, binary, hash\n"
+            "  --text-ngrams A,B    word n-grams from A to B words (default 1,2)\n"
+            "  --text-min-df X      drop terms in fewer documents (count, or fraction < 1;\n"
+            "                       default 2)\n"
+            "  --text-max-df X      drop terms in more documents (fraction <= 1, or count)\n"
+            "  --text-max-features N  keep the N most frequent terms\n"
+            "  --text-char-ngrams A,B  also character n-grams of A to B characters per word\n"
+            "  --stop-words english drop English stop words\n"
+            "  --strip-accents      remove accents (after NFKC and case folding)\n"
             "  --no-dedup           keep exact duplicate rows\n"
             CLI_COMMON_HELP);
 }
@@ -106,7 +122,7 @@ enum {
     OPT_OUTLIERS, OPT_OUTLIER_ACTION, OPT_OUTLIER_T, OPT_SCALE, OPT_ENCODE, OPT_MINFREQ,
     OPT_MAXCAT, OPT_UNSEEN, OPT_NODEDUP, OPT_PREDICTIONS, OPT_BUDGET, OPT_EARLY, OPT_MONOTONE,
     OPT_LABELS, OPT_TEST_LABELS, OPT_ARCH, OPT_HIDDEN, OPT_EPOCHS, OPT_BATCH, OPT_LR,
-    OPT_OPTIMIZER, OPT_WD, OPT_DROPOUT, OPT_VALUE, OPT_VALUE_COLUMN, OPT_VALUE_BUDGET, OPT_CALIBRATE, OPT_GROUP, OPT_GRID, OPT_RANDOM, OPT_REPORT
+    OPT_OPTIMIZER, OPT_WD, OPT_DROPOUT, OPT_VALUE, OPT_VALUE_COLUMN, OPT_VALUE_BUDGET, OPT_TEXT_VEC, OPT_TEXT_NGRAMS, OPT_TEXT_MINDF, OPT_TEXT_MAXDF, OPT_TEXT_MAXF, OPT_TEXT_CHARS, OPT_STOP, OPT_ACCENTS, OPT_CALIBRATE, OPT_GROUP, OPT_GRID, OPT_RANDOM, OPT_REPORT, OPT_THRESHOLD, OPT_NOENS
 };
 
 static int parse_args(fit_cli *a, int argc, char **argv) {
@@ -137,6 +153,8 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         {"no-dedup", no_argument, 0, OPT_NODEDUP},
         {"predictions", required_argument, 0, OPT_PREDICTIONS},
         {"time-budget", required_argument, 0, OPT_BUDGET},
+        {"threshold", required_argument, 0, OPT_THRESHOLD},
+        {"no-ensemble", no_argument, 0, OPT_NOENS},
         {"early-stopping", required_argument, 0, OPT_EARLY},
         {"monotone", required_argument, 0, OPT_MONOTONE},
         {"labels", required_argument, 0, OPT_LABELS},
@@ -152,6 +170,14 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         {"value", required_argument, 0, OPT_VALUE},
         {"value-column", required_argument, 0, OPT_VALUE_COLUMN},
         {"budget", required_argument, 0, OPT_VALUE_BUDGET},
+        {"text-vectorizer", required_argument, 0, OPT_TEXT_VEC},
+        {"text-ngrams", required_argument, 0, OPT_TEXT_NGRAMS},
+        {"text-min-df", required_argument, 0, OPT_TEXT_MINDF},
+        {"text-max-df", required_argument, 0, OPT_TEXT_MAXDF},
+        {"text-max-features", required_argument, 0, OPT_TEXT_MAXF},
+        {"text-char-ngrams", required_argument, 0, OPT_TEXT_CHARS},
+        {"stop-words", required_argument, 0, OPT_STOP},
+        {"strip-accents", no_argument, 0, OPT_ACCENTS},
         {"calibrate", required_argument, 0, OPT_CALIBRATE},
         {"group", required_argument, 0, OPT_GROUP},
         {"folds", required_argument, 0, OPT_CV},
@@ -251,8 +277,66 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
             if (pick("--unseen", optarg, unseen_names, &v)) return CLI_BAD_INPUT;
             a->fo.prep.unseen = (assay_unseen)v;
             break;
+        case OPT_TEXT_VEC: {
+            static const char *const vec_names[] = {"tfidf", "count", "binary", "hash", NULL};
+            if (pick("--text-vectorizer", optarg, vec_names, &v)) return CLI_BAD_INPUT;
+            assay_text_options keep = a->fo.prep.text.text;
+            double mindf = a->fo.prep.text.min_df;
+            int sub = a->fo.prep.text.sublinear_tf;
+            assay_vectorizer_options_init(&a->fo.prep.text, (assay_vec_kind)v);
+            a->fo.prep.text.text = keep;
+            a->fo.prep.text.min_df = mindf;
+            a->fo.prep.text.sublinear_tf = v == ASSAY_VEC_TFIDF || v == ASSAY_VEC_HASH ? sub : 0;
+            break;
+        }
+        case OPT_TEXT_NGRAMS:
+        case OPT_TEXT_CHARS: {
+            int lo = 0, hi = 0, top = opt == OPT_TEXT_NGRAMS ? 8 : 16;
+            const char *name = opt == OPT_TEXT_NGRAMS ? "--text-ngrams" : "--text-char-ngrams";
+            char tail = 0;
+            int k = sscanf(optarg, "%d,%d%c", &lo, &hi, &tail);
+            if (k == 1) hi = lo;
+            if ((k != 1 && k != 2) || lo < 1 || hi < lo || hi > top) {
+                fprintf(stderr, "assay %s: %s: expected A,B with 1 <= A <= B <= %d, got '%s'\n", a->cmd, name, top, optarg);
+                return CLI_BAD_INPUT;
+            }
+            if (opt == OPT_TEXT_NGRAMS) {
+                a->fo.prep.text.text.ngram_min = lo;
+                a->fo.prep.text.text.ngram_max = hi;
+            } else {
+                a->fo.prep.text.text.char_minn = lo;
+                a->fo.prep.text.text.char_maxn = hi;
+            }
+            break;
+        }
+        case OPT_TEXT_MINDF:
+            if (parse_double("--text-min-df", optarg, 0, 1e12, &a->fo.prep.text.min_df)) return CLI_BAD_INPUT;
+            break;
+        case OPT_TEXT_MAXDF:
+            if (parse_double("--text-max-df", optarg, 1e-9, 1e12, &a->fo.prep.text.max_df)) return CLI_BAD_INPUT;
+            break;
+        case OPT_TEXT_MAXF:
+            if (parse_double("--text-max-features", optarg, 1, 1e9, &d) || d != floor(d)) {
+                fprintf(stderr, "assay %s: --text-max-features: expected a whole number, got '%s'\n", a->cmd, optarg);
+                return CLI_BAD_INPUT;
+            }
+            a->fo.prep.text.max_features = (int64_t)d;
+            break;
+        case OPT_STOP:
+            if (strcmp(optarg, "english") != 0) {
+                fprintf(stderr, "assay %s: --stop-words: only 'english' is built in, got '%s'\n", a->cmd, optarg);
+                return CLI_BAD_INPUT;
+            }
+            a->fo.prep.text.text.stop_words = 1;
+            break;
+        case OPT_ACCENTS: a->fo.prep.text.text.strip_accents = 1; break;
         case OPT_NODEDUP: a->fo.prep.dedup = 0; break;
         case OPT_PREDICTIONS: a->predictions = optarg; break;
+        case OPT_THRESHOLD:
+            if (strcmp(optarg, "cv") == 0) a->threshold = NAN;
+            else if (parse_double("--threshold", optarg, 1e-9, 1 - 1e-9, &a->threshold)) return CLI_BAD_INPUT;
+            break;
+        case OPT_NOENS: a->no_ensemble = 1; break;
         case OPT_BUDGET:
             if (parse_double("--time-budget", optarg, 0.001, 1e9, &a->time_budget)) return CLI_BAD_INPUT;
             break;
@@ -376,6 +460,10 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         fprintf(stderr, "assay %s: --calibrate fits on cross-validation predictions: give --cv 2 or more\n", a->cmd);
         return CLI_BAD_INPUT;
     }
+    if (!isnan(a->threshold) && a->value) {
+        fprintf(stderr, "assay %s: --threshold and --value both set the decision threshold: give one\n", a->cmd);
+        return CLI_BAD_INPUT;
+    }
     if (a->budget > 0 && !a->value) {
         fprintf(stderr, "assay %s: --budget goes with --value (the money each decision makes)\n", a->cmd);
         return CLI_BAD_INPUT;
@@ -424,6 +512,7 @@ typedef struct cv_result {
     double *oof_p;
     uint8_t *oof_y;
     int64_t *oof_row, noof;
+    int64_t fold_end[100]; /* oof rows of fold f: [fold_end[f-1], fold_end[f]) */
 } cv_result;
 
 static void cv_result_deinit(cv_result *r) {
@@ -557,6 +646,7 @@ static int run_cv(const fit_cli *a, const assay_fit_options *fo, const char *wha
                     res->oof_y[res->noof] = y[i] == tg->positive;
                     res->oof_row[res->noof++] = folds[f].test[i];
                 }
+                res->fold_end[f] = res->noof;
             }
             rc = assay_metrics_compute(tg->task, tg->nclasses, tg->positive, y, out, pred,
                                        folds[f].ntest, &met, err);
@@ -592,10 +682,11 @@ static int run_cv(const fit_cli *a, const assay_fit_options *fo, const char *wha
 
 typedef struct candidate {
     const char *kind;
-    char params[256];
+    char params[1024];
     cv_result cv;
     double mean, sd, seconds;
-    int ran;            /* 0: skipped by the time budget */
+    int ran;            /* 0: skipped by the time budget, or not applicable (why) */
+    char why[160];      /* why a candidate does not apply to these data ("" for the budget) */
 } candidate;
 
 #define MAX_CANDIDATES 64
@@ -618,12 +709,19 @@ static int evaluate_candidates(const fit_cli *a, const assay_table *t, const ass
 static int select_model(const fit_cli *a, const assay_table *t, const assay_split *hold,
                         const assay_target *tg, const int32_t *strata, candidate *cands,
                         int *ncands, int *best, assay_error *err) {
-    int n = 0;
+    int n = 0, text = 0;
+    for (int c = 0; c < t->ncols; c++) { /* a text feature makes the design sparse */
+        int used = t->cols[c].type == ASSAY_COL_TEXT && strcmp(t->cols[c].name, a->fo.target) != 0;
+        for (int e = 0; used && e < a->fo.nexclude; e++) used = strcmp(t->cols[c].name, a->fo.exclude[e]) != 0;
+        text |= used;
+    }
     for (int i = 0; i < assay_model_kind_count(); i++) {
         const char *kind = assay_model_kind_name(i);
         const char *const *grid = assay_model_kind_grid(i);
         if (!grid || assay_model_kind_supports(kind, tg->task) != 1) continue;
         if (a->fo.monotone && !assay_model_kind_can(kind, "monotone")) continue;
+        if (text && !assay_model_kind_can(kind, "sparse")) continue;
+        if (!text && assay_model_kind_can(kind, "text")) continue;
         for (int g = 0; grid[g] && n < MAX_CANDIDATES; g++) {
             candidate *c = &cands[n++];
             memset(c, 0, sizeof *c);
@@ -660,6 +758,12 @@ static int evaluate_candidates(const fit_cli *a, const assay_table *t, const ass
         snprintf(what, sizeof what, "cv %d/%d %s", i + 1, n, c->kind);
         double s0 = assay_now();
         int rc = run_cv(a, &fo, what, t, hold, tg, strata, &c->cv, err);
+        if (rc == ASSAY_ENOTSUP) { /* e.g. naive Bayes beside standardised numeric columns */
+            const char *m = strstr(err->msg, ": needs ");
+            snprintf(c->why, sizeof c->why, "%s", m ? m + 2 : err->msg);
+            memset(err, 0, sizeof *err);
+            continue;
+        }
         if (rc) return assay_error_prefix(err, "%s: candidate %s (%s)", who, c->kind, c->params);
         c->seconds = assay_now() - s0;
         c->ran = 1;
@@ -669,7 +773,172 @@ static int evaluate_candidates(const fit_cli *a, const assay_table *t, const ass
         if (*best < 0 || (higher ? c->mean > cands[*best].mean : c->mean < cands[*best].mean))
             *best = i;
     }
+    if (*best < 0)
+        return assay_error_set(err, ASSAY_EINVAL, "%s: no candidate applies to these data (%s: %s)",
+                               who, cands[0].kind, cands[0].why);
     return ASSAY_OK;
+}
+
+/* ---- ensembles and the decision threshold ------------------------------------------------ */
+
+/* Per-fold metrics of binary out-of-fold probabilities p (of the positive class) into res, as
+ * run_cv computes them for a model (threshold 0.5). */
+static int oof_metrics(const assay_target *tg, const cv_result *like, const double *p,
+                       cv_result *res, assay_error *err) {
+    int64_t n = like->noof;
+    double *out = malloc(sizeof *out * (size_t)n * 2 + 1), *y = malloc(sizeof *y * (size_t)n + 1);
+    int32_t *pred = malloc(sizeof *pred * (size_t)n + 1);
+    int rc = out && y && pred ? ASSAY_OK : assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    int pos = tg->positive, nm = 0, k = like->folds;
+    double vals[100][16];
+    res->folds = k;
+    res->names = like->names;
+    while (res->names[nm]) nm++;
+    for (int64_t i = 0; !rc && i < n; i++) {
+        out[2 * i + pos] = p[i];
+        out[2 * i + 1 - pos] = 1 - p[i];
+        y[i] = like->oof_y[i] ? pos : 1 - pos;
+        pred[i] = p[i] >= 0.5 ? pos : 1 - pos;
+    }
+    for (int f = 0; f < k && !rc; f++) {
+        int64_t a = f ? like->fold_end[f - 1] : 0, b = like->fold_end[f];
+        assay_metrics met = {0};
+        rc = assay_metrics_compute(ASSAY_TASK_BINARY, 2, pos, y + a, out + 2 * a, pred + a, b - a,
+                                   &met, err);
+        for (int j = 0; !rc && j < nm; j++) vals[f][j] = assay_metrics_get(&met, res->names[j]);
+        assay_metrics_deinit(&met);
+    }
+    for (int j = 0; !rc && j < nm; j++) {
+        double sm = 0, ss = 0;
+        for (int f = 0; f < k; f++) sm += vals[f][j];
+        res->mean[j] = sm / k;
+        for (int f = 0; f < k; f++) ss += (vals[f][j] - res->mean[j]) * (vals[f][j] - res->mean[j]);
+        res->sd[j] = sqrt(ss / k);
+    }
+    free(out), free(y), free(pred);
+    return rc;
+}
+
+/* Mean over folds of the ROC AUC of p. */
+static double fold_auc(const cv_result *like, const double *p) {
+    double s = 0;
+    for (int f = 0; f < like->folds; f++) {
+        int64_t a = f ? like->fold_end[f - 1] : 0;
+        s += assay_metric_roc_auc(like->oof_y + a, p + a, like->fold_end[f] - a);
+    }
+    return s / like->folds;
+}
+
+#define ENSEMBLE_STEPS 20
+
+/* --model auto on a binary target: greedy forward selection with replacement (Caruana et al.,
+ * 2004) over the candidates' out-of-fold probabilities, by mean fold ROC AUC: each step adds the
+ * candidate that helps the average most, and stops when none helps. Candidates share the CV
+ * folds, so the average's out-of-fold predictions are exactly those of an ensemble fitted per
+ * fold. Returns 1 and fills *ens (kind "ensemble") when 2 or more distinct members beat
+ * cands[best]; 0 when not (or not applicable); < 0 on error. */
+static int build_ensemble(const assay_target *tg, const candidate *cands, int n, int best,
+                          candidate *ens, assay_error *err) {
+    const cv_result *ref = &cands[best].cv;
+    int64_t N = ref->noof;
+    int ok[MAX_CANDIDATES] = {0}, cnt[MAX_CANDIDATES] = {0}, nok = 0;
+    if (tg->task != ASSAY_TASK_BINARY || !N || ref->folds < 2) return 0;
+    for (int c = 0; c < n; c++) {
+        const cv_result *r = &cands[c].cv;
+        ok[c] = cands[c].ran && r->noof == N && r->oof_p &&
+                !assay_model_kind_can(cands[c].kind, "native") &&
+                !strchr(cands[c].params, ';') && strlen(cands[c].params) < 100 &&
+                memcmp(r->oof_row, ref->oof_row, sizeof *r->oof_row * (size_t)N) == 0;
+        nok += ok[c];
+    }
+    if (nok < 2) return 0;
+    double *sum = calloc((size_t)N + 1, sizeof *sum), *try = malloc(sizeof *try * (size_t)N + 1);
+    if (!sum || !try) {
+        free(sum), free(try);
+        return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    }
+    double cur = -1;
+    int steps = 0, distinct = 0;
+    for (; steps < ENSEMBLE_STEPS; steps++) {
+        int pick = -1;
+        double pick_auc = cur;
+        for (int c = 0; c < n; c++) {
+            if (!ok[c] || (!cnt[c] && distinct == 9)) continue;
+            for (int64_t i = 0; i < N; i++) try[i] = (sum[i] + cands[c].cv.oof_p[i]) / (steps + 1);
+            double auc = fold_auc(ref, try);
+            if (auc > pick_auc + 1e-9) pick = c, pick_auc = auc;
+        }
+        if (pick < 0) break;
+        distinct += !cnt[pick];
+        cnt[pick]++;
+        for (int64_t i = 0; i < N; i++) sum[i] += cands[pick].cv.oof_p[i];
+        cur = pick_auc;
+    }
+    free(try);
+    if (distinct < 2 || !(cur > cands[best].mean)) {
+        free(sum);
+        return 0;
+    }
+    memset(ens, 0, sizeof *ens);
+    ens->kind = "ensemble";
+    size_t len = 0;
+    int m = 0;
+    for (int c = 0; c < n; c++) {
+        if (!cnt[c]) continue;
+        m++;
+        char spec[160];
+        snprintf(spec, sizeof spec, "%s", cands[c].params);
+        for (char *q = spec; *q; q++)
+            if (*q == ',') *q = ';';
+        len += (size_t)snprintf(ens->params + len, sizeof ens->params - len, "%sm%d=%s%s%s,w%d=%d",
+                                m > 1 ? "," : "", m, cands[c].kind, *spec ? ":" : "", spec, m, cnt[c]);
+    }
+    int rc = len < sizeof ens->params ? ASSAY_OK
+                                      : assay_error_set(err, ASSAY_EINVAL, "ensemble parameters too long");
+    cv_result *r = &ens->cv;
+    r->oof_p = malloc(sizeof *r->oof_p * (size_t)N + 1);
+    r->oof_y = malloc((size_t)N + 1);
+    r->oof_row = malloc(sizeof *r->oof_row * (size_t)N + 1);
+    if (!rc && (!r->oof_p || !r->oof_y || !r->oof_row)) rc = assay_error_set(err, ASSAY_ENOMEM, "out of memory");
+    if (!rc) {
+        for (int64_t i = 0; i < N; i++) r->oof_p[i] = sum[i] / steps;
+        memcpy(r->oof_y, ref->oof_y, (size_t)N);
+        memcpy(r->oof_row, ref->oof_row, sizeof *r->oof_row * (size_t)N);
+        memcpy(r->fold_end, ref->fold_end, sizeof r->fold_end);
+        r->noof = N;
+        rc = oof_metrics(tg, ref, r->oof_p, r, err);
+    }
+    free(sum);
+    if (rc) {
+        cv_result_deinit(r);
+        return rc;
+    }
+    int j = metric_index(r, selection_metric(tg->task));
+    ens->mean = r->mean[j];
+    ens->sd = r->sd[j];
+    ens->ran = 1;
+    for (int c = 0; c < n; c++) ens->seconds += cnt[c] ? cands[c].seconds : 0;
+    return 1;
+}
+
+/* The threshold in 0.05 .. 0.95 (steps of 0.01) with the best accuracy of p against y (ties: the
+ * one nearest 0.5); 0.5 unless it gains at least 0.25% of the rows. *acc05 and *acc receive the
+ * accuracies at 0.5 and at the result. */
+static double accuracy_threshold(const uint8_t *y, const double *p, int64_t n, double *acc05,
+                                 double *acc) {
+    double best_t = 0.5;
+    int64_t best = -1, at05 = 0;
+    for (int s = 5; s <= 95; s++) {
+        double t = s / 100.0;
+        int64_t right = 0;
+        for (int64_t i = 0; i < n; i++) right += (p[i] >= t) == (y[i] != 0);
+        if (s == 50) at05 = right;
+        if (right > best || (right == best && fabs(t - 0.5) < fabs(best_t - 0.5))) best = right, best_t = t;
+    }
+    if ((double)(best - at05) < 0.0025 * (double)n) best_t = 0.5, best = at05;
+    *acc05 = n ? (double)at05 / (double)n : NAN;
+    *acc = n ? (double)best / (double)n : NAN;
+    return best_t;
 }
 
 static int cmp_rank(const void *x, const void *y, void *ctx) {
@@ -699,7 +968,8 @@ static void print_leaderboard(const candidate *c, int n, int best, const char *m
     for (int r = 0; r < n; r++) {
         const candidate *x = &c[order[r]];
         if (!x->ran) {
-            printf("  %-4s %-7s %-70.70s %-19s %8s\n", "-", x->kind, x->params, "skipped (budget)", "");
+            printf("  %-4s %-7s %-70.70s %s\n", "-", x->kind, x->params,
+                   x->why[0] ? x->why : "skipped (budget)");
             continue;
         }
         char score[48];
@@ -927,6 +1197,7 @@ int cmd_fit(int argc, char **argv) {
     cli_common_init(&a.c, argc, argv);
     assay_fit_options_init(&a.fo);
     a.test_size = 0.2;
+    a.threshold = NAN;
     a.cv = 5;
     int status = CLI_OK, rc;
     assay_error err = {0};
@@ -945,7 +1216,7 @@ int cmd_fit(int argc, char **argv) {
     json_t *doc = NULL, *test_metrics = NULL;
     cv_result cv = {0};
     assay_profit_curve pc = {0};
-    json_t *value_doc = NULL, *cal_doc = NULL;
+    json_t *value_doc = NULL, *cal_doc = NULL, *thr_doc = NULL;
     candidate *cands = NULL;
     int ncands = 0, best = -1;
     a.fo.model = "auto";
@@ -1088,6 +1359,14 @@ int cmd_fit(int argc, char **argv) {
     if (strcmp(a.fo.model, "auto") == 0) {
         if (!(cands = calloc(MAX_CANDIDATES, sizeof *cands))) goto nomem;
         if ((rc = select_model(&a, t, &hold, &tg, strata, cands, &ncands, &best, &err))) goto fail;
+        if (!a.no_ensemble && ncands < MAX_CANDIDATES) {
+            int e = build_ensemble(&tg, cands, ncands, best, &cands[ncands], &err);
+            if (e < 0) {
+                rc = e;
+                goto fail;
+            }
+            if (e > 0) best = ncands++;
+        }
         a.fo.model = cands[best].kind;
         a.fo.params = cands[best].params;
         cv = cands[best].cv;
@@ -1120,6 +1399,20 @@ int cmd_fit(int argc, char **argv) {
         double after = assay_metric_brier(cv.oof_y, cv.oof_p, cv.noof);
         cal_doc = json_pack("{s:s,s:I,s:f,s:f}", "method", a.calibrate == 1 ? "platt" : "isotonic",
                             "rows", (json_int_t)cv.noof, "cv_brier_before", before, "cv_brier_after", after);
+    }
+    /* The decision threshold: given, or the best accuracy on the out-of-fold predictions (as
+     * predict will see them, after calibration). --value below chooses its own. */
+    if (tg.task == ASSAY_TASK_BINARY && !a.value) {
+        double thr = a.threshold, acc05 = NAN, acc = NAN;
+        if (isnan(thr) && cv.noof) thr = accuracy_threshold(cv.oof_y, cv.oof_p, cv.noof, &acc05, &acc);
+        if (!isnan(thr)) {
+            assay_model_set_threshold(model, thr);
+            thr_doc = json_pack("{s:f,s:s}", "threshold", thr, "chosen", isnan(a.threshold) ? "cv" : "given");
+            if (thr_doc && !isnan(acc)) {
+                json_object_set_new(thr_doc, "cv_accuracy", json_real(acc));
+                json_object_set_new(thr_doc, "cv_accuracy_at_0.5", json_real(acc05));
+            }
+        }
     }
     if (a.value) {
         if (tg.task != ASSAY_TASK_BINARY || !cv.noof) {
@@ -1336,6 +1629,7 @@ int cmd_fit(int argc, char **argv) {
         if (imp) json_object_set_new(doc, "importance", imp);
         if (value_doc) json_object_set_new(doc, "value", json_incref(value_doc));
         if (cal_doc) json_object_set_new(doc, "calibration", json_incref(cal_doc));
+        if (thr_doc) json_object_set_new(doc, "decision_threshold", json_incref(thr_doc));
         if (a.report) json_object_set_new(doc, "report", json_string(a.report));
         json_object_set_new(doc, "seconds", json_real(elapsed));
         cli_print_json(doc);
@@ -1364,6 +1658,17 @@ int cmd_fit(int argc, char **argv) {
                    json_number_value(json_object_get(cal_doc, "cv_brier_before")),
                    json_number_value(json_object_get(cal_doc, "cv_brier_after")));
         if (value_doc) print_value(value_doc);
+        if (thr_doc && json_real_value(json_object_get(thr_doc, "threshold")) != 0.5) {
+            if (json_object_get(thr_doc, "cv_accuracy"))
+                printf("\ndecision threshold %.2f on P(%s): the best accuracy on the cross-validation "
+                       "predictions (%.4f; %.4f at 0.5)\n",
+                       json_real_value(json_object_get(thr_doc, "threshold")), tg.labels[tg.positive],
+                       json_real_value(json_object_get(thr_doc, "cv_accuracy")),
+                       json_real_value(json_object_get(thr_doc, "cv_accuracy_at_0.5")));
+            else
+                printf("\ndecision threshold %.4g on P(%s) (--threshold)\n",
+                       json_real_value(json_object_get(thr_doc, "threshold")), tg.labels[tg.positive]);
+        }
         if (a.report) printf("\nreport written: %s\n", a.report);
         printf("\nmodel saved: %s\n", abs_out ? abs_out : a.out);
         if (version) printf("registered: %s version %d (run %lld in %s)\n", reg_name, version,
@@ -1384,6 +1689,7 @@ done:
     assay_profit_curve_deinit(&pc);
     json_decref(value_doc);
     json_decref(cal_doc);
+    json_decref(thr_doc);
     free(cands);
     json_decref(doc);
     json_decref(test_metrics);
@@ -1554,6 +1860,7 @@ static int cv_main(int argc, char **argv, const char *cmd) {
     cli_common_init(&a.c, argc, argv);
     assay_fit_options_init(&a.fo);
     a.test_size = 0;
+    a.threshold = NAN;
     a.cv = 5;
     int tune = !strcmp(cmd, "tune");
     a.fo.model = tune ? "" : "auto";

@@ -29,6 +29,9 @@ typedef struct fit_cli {
     const char *value, *value_column;
     double budget;             /* --budget: act on at most this percent of rows (0: no limit) */
     int calibrate;             /* 0 none, else an assay_calibration_method */
+    double threshold;          /* --threshold: binary decision threshold; NAN: "cv" (default),
+                                  chosen for accuracy on the CV predictions */
+    int no_ensemble;           /* --no-ensemble: --model auto keeps the best single model */
     const char *report;        /* --report FILE: the HTML report on the --test file */
     assay_value_spec spec;
 } fit_cli;

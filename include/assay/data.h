@@ -134,6 +134,41 @@ int assay_split_time(const int64_t *rows, int64_t nrows, const double *time,
 int assay_split_time_kfold(const int64_t *rows, int64_t nrows, const double *time,
                            const uint8_t *missing, int k, assay_split *folds, assay_error *err);
 
+/* ---- fastText format (src/data/fasttext.c) ----------------------------------------------- */
+
+/* One document per line: whitespace-separated tokens, those starting with the label prefix
+ * ("__label__") being labels, anywhere in the line, several allowed. Blank lines are skipped. */
+typedef struct assay_fasttext_options {
+    const char *label_prefix; /* NULL: "__label__" */
+    int strict_utf8;          /* 1: refuse invalid UTF-8 naming line:column; 0: replace with U+FFFD */
+    int allow_unlabeled;      /* 1: lines without a label are kept with no labels (test files) */
+} assay_fasttext_options;
+
+typedef struct assay_fasttext {
+    int64_t ndocs;
+    char **docs;              /* the non-label tokens of each line joined by single spaces */
+    int64_t *line;            /* ndocs: 1-based source line */
+    int64_t *label_ptr;       /* ndocs + 1: labels of doc i are labels[label_ptr[i] .. [i+1]) */
+    int32_t *labels;          /* label ids, in the line's order, duplicates dropped */
+    int32_t nlabels;
+    char **label_names;       /* nlabels, without the prefix, in first-seen order */
+    int64_t n_replaced;       /* invalid UTF-8 bytes replaced with U+FFFD */
+    int64_t ntokens;          /* non-label tokens over all documents */
+    char *text_buf, *name_buf; /* storage of docs and label_names */
+} assay_fasttext;
+
+void assay_fasttext_options_init(assay_fasttext_options *o);
+int assay_fasttext_read(const char *path, const assay_fasttext_options *o, assay_fasttext **out,
+                        assay_error *err);
+int assay_fasttext_read_buffer(const char *buf, size_t len, const char *name,
+                               const assay_fasttext_options *o, assay_fasttext **out,
+                               assay_error *err);
+void assay_fasttext_free(assay_fasttext *d);
+/* A table with a "text" column (TEXT) and a "label" column (CATEGORICAL: each document's first
+ * label; missing when it has none), for `assay fit data.txt`. */
+int assay_fasttext_to_table(const assay_fasttext *d, const char *source, assay_table **out,
+                            assay_error *err);
+
 #ifdef __cplusplus
 }
 #endif

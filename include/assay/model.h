@@ -60,7 +60,9 @@ int assay_model_kind_supports(const char *kind, assay_task task); /* 1 / 0; -1 u
 /* The parameter sets `assay fit --model auto` cross-validates for kind i (NULL-terminated), or
  * NULL when the kind is not a candidate. */
 const char *const *assay_model_kind_grid(int i);
-/* 1 if kind does what: "monotone" (constraints), "early_stopping", "explain", "importance". */
+/* 1 if kind does what: "monotone" (constraints), "early_stopping", "explain", "importance",
+ * "sparse" (trains on the sparse designs of text columns), "text" (made for text features:
+ * --model auto tries it only when the table has a text column). */
 int assay_model_kind_can(const char *kind, const char *what);
 
 /* ---- fitting ----------------------------------------------------------------------------- */

@@ -5,12 +5,13 @@
  * columns (by name, in any order, extra columns ignored) into a dense float32 design matrix.
  * Per input column, in order: datetime -> calendar features; impute; outliers (flag or clip);
  * scale (numeric features); categorical -> one-hot (with infrequent grouping) or ordinal;
- * boolean -> 0/1. Text columns are not featurized here (the text module does that) and are
- * listed in the report as skipped. */
+ * boolean -> 0/1; text -> a fitted vectorizer (TF-IDF by default, include/assay/text.h).
+ * A pipeline with text inputs gives a sparse (CSR) design: assay_pipeline_transform_csr. */
 #ifndef ASSAY_PREP_H
 #define ASSAY_PREP_H
 
 #include "data.h"
+#include "text.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,6 +53,9 @@ typedef struct assay_prep_options {
     assay_unseen unseen;             /* default IGNORE (all-zero one-hot row) */
     unsigned datetime_features;      /* ASSAY_DT_* bits; default year|month|day|dayofweek|hour|
                                         dayofyear (day of year: holidays, seasons) */
+    assay_vectorizer_options text;   /* text columns: default TF-IDF of words and word bigrams,
+                                        min_df 2, sublinear tf, NFKC + case folding + HTML
+                                        removal */
 } assay_prep_options;
 
 void assay_prep_options_init(assay_prep_options *o);
@@ -101,9 +105,14 @@ assay_coltype assay_pipeline_input_type(const assay_pipeline *p, int i);
 
 /* X (nrows x nfeatures, row-major) for rows (NULL = all) of t. Columns are found by name; a
  * missing input column or a type that cannot be converted is an ASSAY_ESCHEMA error naming it.
- * Thread-safe (const). */
+ * Thread-safe (const). A pipeline with text inputs refuses (ASSAY_EINVAL): use the CSR form. */
 int assay_pipeline_transform(const assay_pipeline *p, const assay_table *t, const int64_t *rows,
                              int64_t nrows, float *X, assay_error *err);
+/* 1 when the pipeline has text inputs, whose designs are sparse. */
+int assay_pipeline_sparse(const assay_pipeline *p);
+/* The same design as CSR (any pipeline): zeros of the tabular features are left out. */
+int assay_pipeline_transform_csr(const assay_pipeline *p, const assay_table *t, const int64_t *rows,
+                                 int64_t nrows, assay_csr *out, assay_error *err);
 
 /* Serialize to / from a JSON document (stored in the model file's metadata). */
 char *assay_pipeline_to_json(const assay_pipeline *p);   /* assay_free the result */

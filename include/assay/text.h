@@ -27,12 +27,17 @@ typedef struct assay_text_options {
     int cjk_bigrams;           /* adjacent Han/Kana/Hangul characters also form bigrams (1) */
     int stop_words;            /* 1: drop scikit-learn's English stop words (default 0) */
     int ngram_min, ngram_max;  /* word n-grams (default 1, 1), joined by one space */
+    int strict_utf8;           /* 1: invalid UTF-8 is refused (ASSAY_EUTF8, naming the byte
+                                  offset; vectorizers add the 1-based document number) instead
+                                  of replaced (default 0) */
+    int char_minn, char_maxn;  /* also the character n-grams of each word, fastText style
+                                  (assay_text_char_ngrams); 0, 0 (default): none */
 } assay_text_options;
 
 void assay_text_options_init(assay_text_options *o);
 
 /* Normalize n bytes of s into out (appended, NUL-terminated). Invalid UTF-8 is replaced by
- * U+FFFD and counted in *invalid (when not NULL). */
+ * U+FFFD and counted in *invalid (when not NULL), or refused with ASSAY_EUTF8 (strict_utf8). */
 int assay_text_normalize(const assay_text_options *o, const char *s, size_t n, assay_buf *out,
                          int64_t *invalid, assay_error *err);
 
@@ -41,6 +46,18 @@ int assay_text_normalize(const assay_text_options *o, const char *s, size_t n, a
 typedef int (*assay_token_fn)(void *ctx, const char *tok, size_t len);
 int assay_text_tokens(const assay_text_options *o, const char *s, size_t n, assay_token_fn fn,
                       void *ctx);
+
+/* fastText's subwords of one token (its Dictionary::computeSubwords): the token is wrapped as
+ * "<" token ">" and fn gets every run of minn..maxn whole UTF-8 characters of it, by start
+ * position then length, except the lone "<" and ">". Nothing is allocated for tokens up to 1 KiB.
+ * Returns 0, fn's first non-zero return, or ASSAY_ENOMEM. 1 <= minn <= maxn, else nothing. */
+int assay_text_char_ngrams(const char *tok, size_t n, int minn, int maxn, assay_token_fn fn,
+                           void *ctx);
+
+/* The 64-bit hash of a token's bytes that the HASH vectorizer buckets with: column =
+ * assay_text_hash(tok, n) % hash_features. Stable across runs and machines (FNV-1a 64 with
+ * MurmurHash3's final mix, so low bits are usable for any modulus). */
+uint64_t assay_text_hash(const char *tok, size_t n);
 
 /* ---- vectorizers -------------------------------------------------------------------------- */
 

@@ -8,4 +8,5 @@ set(ASSAY_DATA_SOURCES
   src/data/jsonl.c
   src/data/split.c
   src/data/image.c
+  src/data/fasttext.c
 )

@@ -37,8 +37,10 @@ typedef struct assay_design {
 } assay_design;
 
 /* Estimator flags. NATIVE: give it features without imputation, scaling or one-hot encoding
- * (NaN for missing cells, categorical codes; see ASSAY_ENCODE_NATIVE). */
-enum { ASSAY_EST_NATIVE = 1, ASSAY_EST_EARLY_STOPPING = 2 };
+ * (NaN for missing cells, categorical codes; see ASSAY_ENCODE_NATIVE). SPARSE: it trains and
+ * predicts on CSR designs (text columns give them). TEXT: made for text features (counts,
+ * TF-IDF); --model auto tries it only on tables with text columns. */
+enum { ASSAY_EST_NATIVE = 1, ASSAY_EST_EARLY_STOPPING = 2, ASSAY_EST_SPARSE = 4, ASSAY_EST_TEXT = 8 };
 
 typedef struct assay_estimator assay_estimator;
 
@@ -95,5 +97,9 @@ extern const assay_estimator_vt assay__ridge_vt;
 extern const assay_estimator_vt assay__gbdt_vt;
 extern const assay_estimator_vt assay__mlp_vt;
 extern const assay_estimator_vt assay__cnn_vt;
+extern const assay_estimator_vt assay__textclf_vt;
+extern const assay_estimator_vt assay__nb_vt;
+extern const assay_estimator_vt assay__nblr_vt;
+extern const assay_estimator_vt assay__ensemble_vt;
 
 #endif

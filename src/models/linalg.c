@@ -1,5 +1,5 @@
-/* linalg.c - input checks shared by the linear estimators: matrix layout, finite features,
- * sample weights. It does not convert or copy data. */
+/* linalg.c - input checks shared by the estimators: matrix layout, finite features, sample
+ * weights, the exact shape of a saved tensor. It does not convert or copy data. */
 #include "linalg.h"
 
 int assay__matrix_check(const assay_matrix *X, int64_t d, const char *what, assay_error *err) {
@@ -63,5 +63,28 @@ int assay__weights_check(const double *w, int64_t n, const char *what, double *s
     if (!(s > 0))
         return assay_error_set(err, ASSAY_EINVAL, "%s: all sample weights are zero", what);
     *sumw = s;
+    return ASSAY_OK;
+}
+
+int assay__tensor_exact(const assay_mfile *f, const char *prefix, const char *what, assay_dtype dt,
+                        int ndim, const int64_t *shape, const assay_tensor **out, assay_error *err) {
+    char name[256];
+    snprintf(name, sizeof name, "%s%s", prefix, what);
+    int rc = assay_mfile_expect(f, name, dt, ndim, out, err);
+    if (rc) return rc;
+    int64_t cnt = 1;
+    for (int i = 0; i < ndim; i++) {
+        if ((*out)->shape[i] != shape[i])
+            return assay_error_set(err, ASSAY_EFORMAT,
+                                   "tensor '%s' has %lld in dimension %d, expected %lld", name,
+                                   (long long)(*out)->shape[i], i, (long long)shape[i]);
+        cnt *= shape[i];
+    }
+    for (int64_t i = 0; i < cnt; i++) {
+        double v = dt == ASSAY_F32 ? (double)((const float *)(*out)->data)[i]
+                 : dt == ASSAY_F64 ? ((const double *)(*out)->data)[i] : 0.0;
+        if (!isfinite(v))
+            return assay_error_set(err, ASSAY_EFORMAT, "tensor '%s' holds a non-finite value", name);
+    }
     return ASSAY_OK;
 }

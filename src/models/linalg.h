@@ -55,6 +55,11 @@ static inline void assay__row_axpy(const assay_matrix *X, int64_t i, double a, d
  * what: the estimator's name for messages. */
 int assay__matrix_check(const assay_matrix *X, int64_t d, const char *what, assay_error *err);
 
+/* The tensor prefix + what of type dt and exactly shape (ndim dimensions) from a model file, its
+ * values finite when it is F32 or F64: ASSAY_EFORMAT naming the tensor otherwise. */
+int assay__tensor_exact(const assay_mfile *f, const char *prefix, const char *what, assay_dtype dt,
+                        int ndim, const int64_t *shape, const assay_tensor **out, assay_error *err);
+
 /* Refuse non-finite or negative sample weights or an all-zero weight vector (w may be NULL).
  * *sumw receives the sum (n when w is NULL). */
 int assay__weights_check(const double *w, int64_t n, const char *what, double *sumw,

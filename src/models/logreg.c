@@ -652,25 +652,11 @@ static int lr_save(const assay_estimator *e, assay_mfile_writer *w, const char *
 
 static int load_vec(const assay_mfile *f, const char *prefix, const char *what, int ndim,
                     const int64_t *shape, double *dst, assay_error *err) {
-    char name[256];
-    snprintf(name, sizeof name, "%s%s", prefix, what);
     const assay_tensor *t;
-    int rc = assay_mfile_expect(f, name, ASSAY_F64, ndim, &t, err);
+    int rc = assay__tensor_exact(f, prefix, what, ASSAY_F64, ndim, shape, &t, err);
     if (rc) return rc;
-    for (int i = 0; i < ndim; i++)
-        if (t->shape[i] != shape[i])
-            return assay_error_set(err, ASSAY_EFORMAT,
-                                   "tensor '%s' has shape [%lld%s%lld], expected [%lld%s%lld]",
-                                   name, (long long)t->shape[0], ndim > 1 ? ", " : "",
-                                   ndim > 1 ? (long long)t->shape[1] : 0LL, (long long)shape[0],
-                                   ndim > 1 ? ", " : "", ndim > 1 ? (long long)shape[1] : 0LL);
-    int64_t cnt = ndim > 1 ? shape[0] * shape[1] : shape[0];
-    const double *src = t->data;
-    for (int64_t i = 0; i < cnt; i++)
-        if (!isfinite(src[i]))
-            return assay_error_set(err, ASSAY_EFORMAT, "tensor '%s' holds a non-finite value",
-                                   name);
-    if (cnt) memcpy(dst, src, (size_t)cnt * sizeof *dst);
+    size_t cnt = (size_t)shape[0] * (size_t)(ndim > 1 ? shape[1] : 1);
+    if (cnt) memcpy(dst, t->data, cnt * sizeof *dst);
     return ASSAY_OK;
 }
 
@@ -712,4 +698,5 @@ const assay_estimator_vt assay__logreg_vt = {
     .free = lr_free,
     .grid = (const char *const[]){"C=0.1", "C=1", "C=10", NULL},
     .coefficients = lr_coefficients,
+    .flags = ASSAY_EST_SPARSE,
 };

@@ -405,6 +405,7 @@ int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int6
     int rc;
     int64_t *kept = NULL, nkept = 0;
     float *X = NULL;
+    assay_csr Xs = {0};
     const char **exclude = NULL;
     int32_t *ncat = NULL;
     int8_t *monotone = NULL;
@@ -480,7 +481,15 @@ int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int6
         goto fail;
     }
     if ((rc = build_overrides(m))) goto nomem;
-    if ((rc = transform_rows(m->pipe, t, kept, nkept, &X, err))) goto fail;
+    int sparse = assay_pipeline_sparse(m->pipe);
+    if (sparse && !(vt->flags & ASSAY_EST_SPARSE)) {
+        rc = assay_error_set(err, ASSAY_EINVAL, "model '%s' needs dense features, and text columns give "
+                             "sparse ones: use --model logreg, nb, nblr or textclf (or drop the text columns)", kind);
+        goto fail;
+    }
+    if (sparse) rc = assay_pipeline_transform_csr(m->pipe, t, kept, nkept, &Xs, err);
+    else rc = transform_rows(m->pipe, t, kept, nkept, &X, err);
+    if (rc) goto fail;
 
     if (vt->flags & ASSAY_EST_NATIVE) {
         if (!(ncat = assay_calloc((size_t)d, sizeof *ncat))) goto nomem;
@@ -501,7 +510,7 @@ int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int6
     assay_params_deinit(&params);
     if (rc) goto fail;
     assay_design design = {
-        .X = {.n = nkept, .d = d, .dense = X},
+        .X = {.n = nkept, .d = d, .dense = sparse ? NULL : X, .csr = sparse ? &Xs : NULL},
         .y = tg.y,
         .task = m->task,
         .nclasses = m->nclasses,
@@ -514,6 +523,7 @@ int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int6
     assay_free(ncat);
     assay_free(monotone);
     assay_free(X);
+    assay_csr_deinit(&Xs);
     assay_free(kept);
     assay_free(exclude);
     assay_target_deinit(&tg);
@@ -525,6 +535,7 @@ fail:
     assay_free(ncat);
     assay_free(monotone);
     assay_free(X);
+    assay_csr_deinit(&Xs);
     assay_free(kept);
     assay_free(exclude);
     assay_target_deinit(&tg);
@@ -720,7 +731,8 @@ int assay_model_predict(const assay_model *m, const assay_table *t, const int64_
     int64_t d = m->est->nfeatures;
     int width = assay_model_output_width(m);
     int64_t chunk = nrows < PREDICT_CHUNK ? nrows : PREDICT_CHUNK;
-    float *X = assay_mallocarray((size_t)(chunk ? chunk : 1) * (size_t)d, sizeof *X);
+    int sparse = assay_pipeline_sparse(m->pipe);
+    float *X = assay_mallocarray(sparse ? 1 : (size_t)(chunk ? chunk : 1) * (size_t)d, sizeof *X);
     int64_t *idx = rows ? NULL : assay_mallocarray((size_t)(chunk ? chunk : 1), sizeof *idx);
     if (!X || (!rows && !idx)) {
         assay_free(X);
@@ -733,12 +745,15 @@ int assay_model_predict(const assay_model *m, const assay_table *t, const int64_
         const int64_t *r = rows ? rows + start : idx;
         if (!rows)
             for (int64_t i = 0; i < n; i++) idx[i] = start + i;
-        rc = assay_pipeline_transform(m->pipe, t, r, n, X, err);
+        assay_csr xs = {0};
+        rc = sparse ? assay_pipeline_transform_csr(m->pipe, t, r, n, &xs, err)
+                    : assay_pipeline_transform(m->pipe, t, r, n, X, err);
         if (!rc) {
-            assay_matrix mx = {.n = n, .d = d, .dense = X};
+            assay_matrix mx = {.n = n, .d = d, .dense = sparse ? NULL : X, .csr = sparse ? &xs : NULL};
             rc = m->est->vt->predict(m->est, &mx, out + start * width, err);
             if (!rc) calibrate_rows(m, out + start * width, n);
         }
+        assay_csr_deinit(&xs);
     }
     assay_free(X);
     assay_free(idx);
@@ -755,6 +770,9 @@ int assay_model_explain(const assay_model *m, const assay_table *t, const int64_
         return assay_error_set(err, ASSAY_EINVAL, "model '%s' has no per-prediction explanations "
                                "(gbdt has)", m->kind);
     if (m->image) return refuse_images(m, err);
+    if (assay_pipeline_sparse(m->pipe))
+        return assay_error_set(err, ASSAY_EINVAL, "model '%s': explanations of text features are not "
+                               "supported", m->kind);
     if (!rows) nrows = t->nrows;
     int64_t d = m->est->nfeatures;
     int64_t stride = (int64_t)assay_model_explain_width(m) * (d + 1);

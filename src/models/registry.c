@@ -10,6 +10,10 @@ static const assay_estimator_vt *const registry[] = {
     &assay__gbdt_vt,
     &assay__mlp_vt,
     &assay__cnn_vt,
+    &assay__textclf_vt,
+    &assay__nb_vt,
+    &assay__nblr_vt,
+    &assay__ensemble_vt,
 };
 
 #define NKINDS ((int)(sizeof registry / sizeof registry[0]))
@@ -48,6 +52,8 @@ int assay_model_kind_can(const char *kind, const char *what) {
     if (!vt || !what) return 0;
     if (strcmp(what, "monotone") == 0 || strcmp(what, "native") == 0) return (vt->flags & ASSAY_EST_NATIVE) != 0;
     if (strcmp(what, "early_stopping") == 0) return (vt->flags & ASSAY_EST_EARLY_STOPPING) != 0;
+    if (strcmp(what, "sparse") == 0) return (vt->flags & ASSAY_EST_SPARSE) != 0;
+    if (strcmp(what, "text") == 0) return (vt->flags & ASSAY_EST_TEXT) != 0;
     if (strcmp(what, "explain") == 0) return vt->explain != NULL;
     if (strcmp(what, "importance") == 0) return vt->importance != NULL;
     return 0;

@@ -9,6 +9,9 @@ set(ASSAY_MODELS_SOURCES
   src/models/gbdt.c
   src/models/gbdt_tree.c
   src/models/mlp.c
+  src/models/textclf.c
+  src/models/nb.c
+  src/models/ensemble.c
   src/models/calibrate.c
   src/models/model.c
 )

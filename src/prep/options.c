@@ -13,6 +13,10 @@ void assay_prep_options_init(assay_prep_options *o) {
     o->unseen = ASSAY_UNSEEN_IGNORE;
     o->datetime_features = ASSAY_DT_YEAR | ASSAY_DT_MONTH | ASSAY_DT_DAY | ASSAY_DT_DAYOFWEEK |
                            ASSAY_DT_HOUR | ASSAY_DT_DAYOFYEAR;
+    assay_vectorizer_options_init(&o->text, ASSAY_VEC_TFIDF);
+    o->text.text.ngram_max = 2;
+    o->text.min_df = 2;
+    o->text.sublinear_tf = 1;
 }
 
 void assay_prep_report_deinit(assay_prep_report *r) {

@@ -240,6 +240,7 @@ static void input_deinit(prep_input *in) {
     assay_free(in->levels);
     assay_free(in->code);
     assay_free(in->fill);
+    assay_vectorizer_free(in->vec);
     memset(in, 0, sizeof *in);
 }
 
@@ -302,6 +303,7 @@ int32_t assay__prep_level_code(const prep_input *in, const char *s) {
 
 static int input_nfeat(const prep_input *in) {
     int n;
+    if (in->type == ASSAY_COL_TEXT) return (int)assay_vectorizer_nfeatures(in->vec);
     if (in->type == ASSAY_COL_CATEGORICAL)
         n = in->encode != ASSAY_ENCODE_ONEHOT ? 1 : in->nkept + in->has_infrequent;
     else {
@@ -324,6 +326,15 @@ int assay__prep_layout(assay_pipeline *p, assay_error *err) {
     int64_t j = 0;
     for (int i = 0; i < p->ninputs; i++) {
         const prep_input *in = &p->in[i];
+        if (in->type == ASSAY_COL_TEXT) { /* "review:great", or "review#123" for hashed columns */
+            for (int64_t k = 0; k < in->nfeat; k++) {
+                const char *term = assay_vectorizer_term(in->vec, k);
+                char num[24];
+                snprintf(num, sizeof num, "%lld", (long long)k);
+                p->feat_names[j++] = term ? name_printf(in->name, ":", term) : name_printf(in->name, "#", num);
+            }
+            continue;
+        }
         if (in->type == ASSAY_COL_CATEGORICAL) {
             if (in->encode != ASSAY_ENCODE_ONEHOT) {
                 p->feat_names[j++] = assay_strdup(in->name);
@@ -514,6 +525,11 @@ static int fit_categorical(const assay_prep_options *opt, const assay_column *c,
         else lv[m++] = lv[l];
     }
     nl = m;
+    if (n - nmiss >= 50 && nl == n - nmiss) { /* every value distinct: an id, not a category */
+        *skip = "an identifier (every value distinct)";
+        rc = ASSAY_OK;
+        goto fail;
+    }
     const char *fill;
     if (opt->impute_categorical == ASSAY_IMPUTE_CONSTANT) {
         fill = k_missing_level;
@@ -699,9 +715,23 @@ int assay_pipeline_fit(const assay_prep_options *opt, const assay_table *t, cons
         const char *skip = NULL;
         if (c->type == ASSAY_COL_TEXT) {
             int64_t nm = 0;
-            for (int64_t r = 0; r < nrows; r++) nm += cell_missing(c, rows ? rows[r] : r);
+            const char **docs = assay_mallocarray((size_t)nrows, sizeof *docs);
+            if (!docs) goto nomem;
+            for (int64_t r = 0; r < nrows; r++) {
+                int64_t i = rows ? rows[r] : r;
+                nm += cell_missing(c, i);
+                docs[r] = cell_missing(c, i) ? NULL : c->text[i];
+            }
             cr->n_missing = nm;
-            skip = "text (not featurized by prep)";
+            assay_error verr = {0};
+            int vrc = assay_vectorizer_fit(&opt->text, docs, nrows, &in->vec, &verr);
+            assay_free(docs);
+            if (vrc == ASSAY_EINVAL && strstr(verr.msg, "no term is left")) {
+                skip = "text without enough recurring words";
+            } else if (vrc) {
+                rc = assay_error_set(err, vrc, "column '%s': %s", cname, verr.msg);
+                goto fail;
+            }
         } else if (c->type == ASSAY_COL_CATEGORICAL) {
             if ((rc = fit_categorical(opt, c, rows, nrows, in, cr, &skip, err)) != ASSAY_OK) goto fail;
         } else if (c->type == ASSAY_COL_NUMERIC || c->type == ASSAY_COL_BOOLEAN ||
@@ -723,7 +753,7 @@ int assay_pipeline_fit(const assay_prep_options *opt, const assay_table *t, cons
     if ((rc = assay__prep_layout(p, err)) != ASSAY_OK) goto fail;
     if (p->nfeat == 0) {
         rc = assay_error_set(err, ASSAY_EINVAL, "pipeline: no column produced a feature "
-                                                "(all are excluded, text, constant or missing)");
+                                                "(all are excluded, constant or missing)");
         goto fail;
     }
     assay_free(buf);
@@ -841,11 +871,18 @@ static int find_column(const assay_table *t, const char *name) {
     return -1;
 }
 
-int assay_pipeline_transform(const assay_pipeline *p, const assay_table *t, const int64_t *rows,
-                             int64_t nrows, float *X, assay_error *err) {
-    if (!p || !t || (!X && nrows > 0 && p->nfeat > 0))
-        return assay_error_set(err, ASSAY_EINVAL, "pipeline transform: missing argument");
-    if (!rows) nrows = t->nrows;
+static void free_plans(const assay_pipeline *p, tplan *plan) {
+    for (int k = 0; plan && k < p->ninputs; k++) {
+        assay_free(plan[k].lvnum);
+        assay_free(plan[k].lvcode);
+    }
+    assay_free(plan);
+}
+
+/* Checks the arguments and builds one plan per input (text inputs: only the column). */
+static int make_plans(const assay_pipeline *p, const assay_table *t, const int64_t *rows,
+                      int64_t nrows, tplan **out, assay_error *err) {
+    *out = NULL;
     if (nrows < 0) return assay_error_set(err, ASSAY_EINVAL, "pipeline transform: negative row count");
     if (rows)
         for (int64_t r = 0; r < nrows; r++)
@@ -862,7 +899,7 @@ int assay_pipeline_transform(const assay_pipeline *p, const assay_table *t, cons
         int ci = find_column(t, in->name);
         if (ci < 0) {
             rc = assay_error_set(err, ASSAY_ESCHEMA, "input column '%s' is missing", in->name);
-            goto done;
+            goto fail;
         }
         const assay_column *c = pl->col = &t->cols[ci];
         int from_num = c->type == ASSAY_COL_NUMERIC || c->type == ASSAY_COL_BOOLEAN ||
@@ -871,7 +908,15 @@ int assay_pipeline_transform(const assay_pipeline *p, const assay_table *t, cons
             (c->type == ASSAY_COL_TEXT && !c->text) || c->type >= ASSAY_COLTYPE_COUNT) {
             rc = assay_error_set(err, ASSAY_ESCHEMA, "input column '%s': %s column has no data",
                                  in->name, assay_coltype_name(c->type));
-            goto done;
+            goto fail;
+        }
+        if (in->type == ASSAY_COL_TEXT) {
+            if (from_num) {
+                rc = assay_error_set(err, ASSAY_ESCHEMA, "input column '%s': text was expected, the "
+                                     "data has a %s column", in->name, assay_coltype_name(c->type));
+                goto fail;
+            }
+            continue;
         }
         if (in->type == ASSAY_COL_CATEGORICAL) {
             pl->fill_code = in->fill ? assay__prep_level_code(in, in->fill) : -1;
@@ -899,11 +944,51 @@ int assay_pipeline_transform(const assay_pipeline *p, const assay_table *t, cons
             }
         }
     }
+    *out = plan;
+    return ASSAY_OK;
+nomem:
+    rc = assay_error_set(err, ASSAY_ENOMEM, "pipeline transform: out of memory");
+fail:
+    free_plans(p, plan);
+    return rc;
+}
 
+/* The error for the first (row, input) holding a category unseen in training. */
+static int unseen_error(const assay_pipeline *p, const tplan *plan, const int64_t *rows,
+                        int64_t first_bad, assay_error *err) {
+    const int64_t nin = p->ninputs;
+    int64_t r = first_bad / nin, i = rows ? rows[r] : r;
+    const prep_input *in = &p->in[first_bad % nin];
+    const assay_column *c = plan[first_bad % nin].col;
+    char vb[64];
+    const char *val = c->type == ASSAY_COL_CATEGORICAL ? c->levels[c->cat[i]]
+                      : c->type == ASSAY_COL_TEXT      ? c->text[i]
+                                                       : format_value(c, c->num[i], vb, sizeof vb);
+    return assay_error_set(err, ASSAY_ESCHEMA, "column '%s': value '%s' in row %lld was not seen in training",
+                           in->name, val ? val : "", (long long)i + 1);
+}
+
+int assay_pipeline_sparse(const assay_pipeline *p) {
+    for (int k = 0; p && k < p->ninputs; k++)
+        if (p->in[k].type == ASSAY_COL_TEXT) return 1;
+    return 0;
+}
+
+int assay_pipeline_transform(const assay_pipeline *p, const assay_table *t, const int64_t *rows,
+                             int64_t nrows, float *X, assay_error *err) {
+    if (!p || !t || (!X && nrows > 0 && p->nfeat > 0))
+        return assay_error_set(err, ASSAY_EINVAL, "pipeline transform: missing argument");
+    if (assay_pipeline_sparse(p))
+        return assay_error_set(err, ASSAY_EINVAL, "pipeline transform: text inputs give a sparse "
+                               "design (use the CSR transform)");
+    if (!rows) nrows = t->nrows;
+    tplan *plan;
+    int rc = make_plans(p, t, rows, nrows, &plan, err);
+    if (rc) return rc;
     /* first failing (row, input) in row-major order; INT64_MAX: none */
     int64_t first_bad = INT64_MAX;
     const int64_t nin = p->ninputs, D = p->nfeat;
-#pragma omp parallel for schedule(static) reduction(min : first_bad)
+#pragma omp parallel for schedule(static) reduction(min : first_bad) if (nrows > 64)
     for (int64_t r = 0; r < nrows; r++) {
         int64_t i = rows ? rows[r] : r;
         float *xr = X + r * D;
@@ -913,26 +998,92 @@ int assay_pipeline_transform(const assay_pipeline *p, const assay_table *t, cons
                 first_bad = r * nin + k;
         }
     }
-    if (first_bad != INT64_MAX) {
-        int64_t r = first_bad / nin, i = rows ? rows[r] : r;
-        const prep_input *in = &p->in[first_bad % nin];
-        const assay_column *c = plan[first_bad % nin].col;
-        char vb[64];
-        const char *val = c->type == ASSAY_COL_CATEGORICAL ? c->levels[c->cat[i]]
-                          : c->type == ASSAY_COL_TEXT      ? c->text[i]
-                                                           : format_value(c, c->num[i], vb, sizeof vb);
-        rc = assay_error_set(err, ASSAY_ESCHEMA,
-                             "column '%s': value '%s' in row %lld was not seen in training",
-                             in->name, val ? val : "", (long long)i + 1);
+    if (first_bad != INT64_MAX) rc = unseen_error(p, plan, rows, first_bad, err);
+    free_plans(p, plan);
+    return rc;
+}
+
+/* The documents of a text input for rows (NULL: missing). */
+static const char **text_docs(const assay_column *c, const int64_t *rows, int64_t n) {
+    const char **d = assay_mallocarray(n ? (size_t)n : 1, sizeof *d);
+    for (int64_t r = 0; d && r < n; r++) {
+        int64_t i = rows ? rows[r] : r;
+        if (cell_missing(c, i)) d[r] = NULL;
+        else if (c->type == ASSAY_COL_TEXT) d[r] = c->text[i];
+        else d[r] = c->cat && c->levels && c->cat[i] >= 0 && c->cat[i] < c->nlevels ? c->levels[c->cat[i]] : NULL;
     }
-    goto done;
-nomem:
-    rc = assay_error_set(err, ASSAY_ENOMEM, "pipeline transform: out of memory");
-done:
-    for (int k = 0; k < p->ninputs; k++) {
-        assay_free(plan[k].lvnum);
-        assay_free(plan[k].lvcode);
+    return d;
+}
+
+int assay_pipeline_transform_csr(const assay_pipeline *p, const assay_table *t, const int64_t *rows,
+                                 int64_t nrows, assay_csr *out, assay_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!p || !t) return assay_error_set(err, ASSAY_EINVAL, "pipeline transform: missing argument");
+    if (p->nfeat > INT32_MAX) return assay_error_set(err, ASSAY_EINVAL, "pipeline transform: too many features");
+    if (!rows) nrows = t->nrows;
+    tplan *plan;
+    int rc = make_plans(p, t, rows, nrows, &plan, err);
+    if (rc) return rc;
+    assay_csr *tx = assay_calloc((size_t)p->ninputs + 1, sizeof *tx);
+    int maxw = 1;
+    for (int k = 0; k < p->ninputs; k++)
+        if (p->in[k].type != ASSAY_COL_TEXT && p->in[k].nfeat > maxw) maxw = p->in[k].nfeat;
+    float *cell = assay_mallocarray((size_t)maxw, sizeof *cell);
+    int64_t *indptr = assay_calloc((size_t)nrows + 1, sizeof *indptr);
+    assay_buf idx = {0}, val = {0};
+    if (!tx || !cell || !indptr) rc = assay_error_set(err, ASSAY_ENOMEM, "pipeline transform: out of memory");
+    /* text inputs: all rows at once (the vectorizer's scratch is per call) */
+    for (int k = 0; !rc && k < p->ninputs; k++) {
+        if (p->in[k].type != ASSAY_COL_TEXT) continue;
+        const char **docs = text_docs(plan[k].col, rows, nrows);
+        if (!docs) rc = assay_error_set(err, ASSAY_ENOMEM, "pipeline transform: out of memory");
+        else rc = assay_vectorizer_transform(p->in[k].vec, docs, nrows, &tx[k], err);
+        assay_free((void *)docs);
     }
-    assay_free(plan);
+    int64_t first_bad = INT64_MAX;
+    for (int64_t r = 0; !rc && r < nrows; r++) {
+        int64_t i = rows ? rows[r] : r;
+        for (int k = 0; !rc && k < p->ninputs; k++) {
+            const prep_input *in = &p->in[k];
+            if (in->type == ASSAY_COL_TEXT) {
+                for (int64_t q = tx[k].indptr[r]; q < tx[k].indptr[r + 1] && !rc; q++) {
+                    int32_t j = (int32_t)(in->feat0 + tx[k].indices[q]);
+                    if (assay_buf_append(&idx, &j, sizeof j) || assay_buf_append(&val, &tx[k].values[q], sizeof(float)))
+                        rc = ASSAY_ENOMEM;
+                }
+                continue;
+            }
+            if (transform_cell(in, &plan[k], i, cell) && first_bad == INT64_MAX) first_bad = r * p->ninputs + k;
+            for (int f = 0; f < in->nfeat && !rc; f++) {
+                if (cell[f] == 0.0f) continue;
+                int32_t j = (int32_t)(in->feat0 + f);
+                if (assay_buf_append(&idx, &j, sizeof j) || assay_buf_append(&val, &cell[f], sizeof(float)))
+                    rc = ASSAY_ENOMEM;
+            }
+        }
+        indptr[r + 1] = (int64_t)(idx.len / sizeof(int32_t));
+    }
+    if (rc == ASSAY_ENOMEM) assay_error_set(err, ASSAY_ENOMEM, "pipeline transform: out of memory");
+    if (!rc && first_bad != INT64_MAX) rc = unseen_error(p, plan, rows, first_bad, err);
+    for (int k = 0; tx && k < p->ninputs; k++) assay_csr_deinit(&tx[k]);
+    assay_free(tx);
+    assay_free(cell);
+    free_plans(p, plan);
+    if (!rc) {
+        out->nrows = nrows;
+        out->ncols = p->nfeat;
+        out->nnz = indptr[nrows];
+        out->indptr = indptr;
+        out->indices = idx.data ? (int32_t *)(void *)idx.data : assay_calloc(1, sizeof(int32_t));
+        out->values = val.data ? (float *)(void *)val.data : assay_calloc(1, sizeof(float));
+        if (!out->indices || !out->values) {
+            assay_csr_deinit(out);
+            return assay_error_set(err, ASSAY_ENOMEM, "pipeline transform: out of memory");
+        }
+        return ASSAY_OK;
+    }
+    assay_free(indptr);
+    assay_buf_deinit(&idx);
+    assay_buf_deinit(&val);
     return rc;
 }

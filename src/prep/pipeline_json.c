@@ -43,7 +43,12 @@ static json_t *input_to_json(const prep_input *in) {
     int bad = set_new(o, "name", json_string(in->name)) |
               set_new(o, "type", json_string(assay_coltype_name(in->type))) |
               set_new(o, "indicator", json_boolean(in->indicator));
-    if (in->type == ASSAY_COL_CATEGORICAL) {
+    if (in->type == ASSAY_COL_TEXT) {
+        char *vj = assay_vectorizer_to_json(in->vec);
+        json_t *v = vj ? json_loads(vj, 0, NULL) : NULL;
+        assay_free(vj);
+        bad |= set_new(o, "vectorizer", v);
+    } else if (in->type == ASSAY_COL_CATEGORICAL) {
         json_t *lv = json_array(), *cd = json_array();
         bad |= set_new(o, "levels", lv) | set_new(o, "codes", cd);
         for (int32_t l = 0; !bad && l < in->nlevels; l++)
@@ -287,14 +292,27 @@ int assay_pipeline_from_json(const char *json, assay_pipeline **out, assay_error
                 goto fail;
             }
         in->indicator = json_is_true(ind);
-        if (assay_coltype_from_name(type, &in->type) != ASSAY_OK || in->type == ASSAY_COL_TEXT ||
+        if (assay_coltype_from_name(type, &in->type) != ASSAY_OK ||
             strcmp(type, assay_coltype_name(in->type)) != 0) {
-            BAD("pipeline JSON: input '%s': type '%s' is not numeric, boolean, datetime or "
-                "categorical", name, type);
+            BAD("pipeline JSON: input '%s': type '%s' is not numeric, boolean, datetime, "
+                "categorical or text", name, type);
             goto fail;
         }
-        rc = in->type == ASSAY_COL_CATEGORICAL ? categorical_from_json(io, in, err)
-                                               : numeric_from_json(io, in, err);
+        if (in->type == ASSAY_COL_TEXT) {
+            json_t *vo = json_object_get(io, "vectorizer");
+            char *vj = json_is_object(vo) ? json_dumps(vo, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+            assay_error verr = {0};
+            int had = vj != NULL;
+            rc = vj ? assay_vectorizer_from_json(vj, strlen(vj), &in->vec, &verr) : ASSAY_EFORMAT;
+            free(vj);
+            if (rc) {
+                BAD("pipeline JSON: input '%s': %s", name, had ? verr.msg : "no \"vectorizer\" object");
+                goto fail;
+            }
+        } else {
+            rc = in->type == ASSAY_COL_CATEGORICAL ? categorical_from_json(io, in, err)
+                                                   : numeric_from_json(io, in, err);
+        }
         if (rc != ASSAY_OK) goto fail;
     }
     if ((rc = assay__prep_layout(p, err)) != ASSAY_OK) goto fail;

@@ -32,7 +32,7 @@ typedef struct prep_numsub {
 
 typedef struct prep_input {
     char *name;
-    assay_coltype type;     /* type at fit time (never TEXT) */
+    assay_coltype type;     /* type at fit time */
     int indicator;          /* 1: a "<col>_missing" feature */
     /* NUMERIC / BOOLEAN / DATETIME */
     int nsub;
@@ -46,6 +46,8 @@ typedef struct prep_input {
     int32_t nkept;
     int has_infrequent;
     char *fill;             /* level for missing cells (NULL: none; missing -> unseen rules) */
+    /* TEXT: the fitted vectorizer (missing cells are empty documents) */
+    assay_vectorizer *vec;
     /* layout */
     int64_t feat0;          /* first design column */
     int nfeat;

@@ -7,7 +7,8 @@
  * \w, so the default matches scikit-learn's token_pattern (?u)\b\w\w+\b); each Han, Kana or
  * Hangul character is a token of its own and adjacent ones also form bigrams, so Chinese,
  * Japanese and Korean classify without a dictionary. Stop words are removed before word
- * n-grams are formed, as scikit-learn does. It does not stem, lemmatize or segment words of
+ * n-grams are formed, as scikit-learn does; character n-grams of each word follow fastText's
+ * subwords ("<word>"). It does not stem, lemmatize or segment words of
  * scripts written without spaces other than CJK (Thai, Lao). */
 #include <utf8proc.h>
 
@@ -190,6 +191,13 @@ int assay_text_normalize(const assay_text_options *o, const char *s, size_t n, a
     uint8_t *mapped = NULL;
     int rc = ASSAY_OK;
     if (!s) n = 0;
+    if (o->strict_utf8) /* before HTML removal, so the offset is the input's */
+        for (size_t i = 0; i < n;) {
+            int32_t cp;
+            utf8proc_ssize_t k = utf8proc_iterate((const uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
+            if (k < 0) return assay_error_set(err, ASSAY_EUTF8, "invalid UTF-8 at byte %zu", i + 1);
+            i += (size_t)k;
+        }
     /* 1. HTML */
     if (o->strip_html && n && (memchr(s, '<', n) || memchr(s, '&', n))) {
         if ((rc = strip_html(s, n, &a))) goto done;
@@ -261,6 +269,41 @@ done:
 }
 
 /* ---- tokens ---------------------------------------------------------------------------- */
+
+/* FNV-1a's low bits are weak for a modulus; a final mix (MurmurHash3's fmix64) spreads them. */
+uint64_t assay_text_hash(const char *tok, size_t n) {
+    uint64_t h = assay_hash64(tok, n, 0);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
+
+/* fastText's Dictionary::computeSubwords over "<" tok ">": n-grams are substrings of the
+ * wrapped token, so they are passed as pointers into one buffer. */
+int assay_text_char_ngrams(const char *tok, size_t n, int minn, int maxn, assay_token_fn fn,
+                           void *ctx) {
+    if (minn < 1 || maxn < minn || (!tok && n)) return 0;
+    char local[1024 + 2], *w = n + 2 <= sizeof local ? local : assay_malloc(n + 2);
+    if (!w) return ASSAY_ENOMEM;
+    size_t len = n + 2;
+    w[0] = '<';
+    if (n) memcpy(w + 1, tok, n);
+    w[n + 1] = '>';
+    int rc = 0;
+    for (size_t i = 0; i < len && !rc; i++) {
+        if (((unsigned char)w[i] & 0xC0) == 0x80) continue; /* not the start of a character */
+        size_t j = i;
+        for (int m = 1; j < len && m <= maxn && !rc; m++) {
+            j++;
+            while (j < len && ((unsigned char)w[j] & 0xC0) == 0x80) j++;
+            if (m >= minn && !(m == 1 && (i == 0 || j == len))) rc = fn(ctx, w + i, j - i);
+        }
+    }
+    if (w != local) assay_free(w);
+    return rc;
+}
 
 static int is_cjk(int32_t c) {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
@@ -357,6 +400,9 @@ int assay_text_tokens(const assay_text_options *o, const char *s, size_t n, assa
             if (!rc) rc = fn(ctx, g.data, g.len);
         }
     }
+    /* then the character n-grams of each word */
+    for (size_t a = 0; a < ntok && !rc && o->char_maxn > 0; a++)
+        rc = assay_text_char_ngrams(s + tok[a].off, tok[a].len, o->char_minn, o->char_maxn, fn, ctx);
     assay_buf_deinit(&g);
     if (tok != local) assay_free(tok);
     return rc;

@@ -114,13 +114,14 @@ void assay_vectorizer_options_init(assay_vectorizer_options *o, assay_vec_kind k
 
 static uint64_t term_hash(const char *s, size_t n) { return assay_hash64(s, n, 0); }
 
-/* FNV-1a's low bits are weak for a modulus; a final mix (MurmurHash3's fmix64) spreads them. */
-static uint64_t mix64(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 33);
+/* Normalize document d; a refusal of invalid UTF-8 (strict_utf8) names the document. */
+static int normalize_doc(const assay_text_options *o, const char *s, int64_t d, assay_buf *nb,
+                         int64_t *invalid, assay_error *err) {
+    assay_error e = {0};
+    int rc = assay_text_normalize(o, s, strlen(s), nb, invalid, &e);
+    if (rc == ASSAY_EUTF8) return assay_error_set(err, rc, "document %lld: %s", (long long)d + 1, e.msg);
+    if (rc) return assay_error_set(err, rc, "%s", e.msg);
+    return ASSAY_OK;
 }
 
 static const char *check_options(const assay_vectorizer_options *o) {
@@ -132,6 +133,9 @@ static const char *check_options(const assay_vectorizer_options *o) {
     if (o->text.ngram_min < 1 || o->text.ngram_max < o->text.ngram_min || o->text.ngram_max > 8)
         return "n-grams must satisfy 1 <= min <= max <= 8";
     if (o->text.min_token_len < 1 || o->text.min_token_len > 100) return "min_token_len must be in 1..100";
+    if ((o->text.char_minn || o->text.char_maxn) &&
+        (o->text.char_minn < 1 || o->text.char_maxn < o->text.char_minn || o->text.char_maxn > 16))
+        return "character n-grams must satisfy 1 <= minn <= maxn <= 16 (or both 0)";
     return NULL;
 }
 
@@ -210,7 +214,7 @@ int assay_vectorizer_fit(const assay_vectorizer_options *o, const char *const *d
         for (int64_t d = 0; d < n && !rc; d++) {
             nb.len = 0;
             const char *s = docs[d] ? docs[d] : "";
-            rc = assay_text_normalize(&o->text, s, strlen(s), &nb, &v->invalid, err);
+            rc = normalize_doc(&o->text, s, d, &nb, &v->invalid, err);
         }
         assay_buf_deinit(&nb);
         if (rc) {
@@ -228,7 +232,7 @@ int assay_vectorizer_fit(const assay_vectorizer_options *o, const char *const *d
     for (int64_t d = 0; d < n && !rc; d++) {
         nb.len = 0;
         const char *s = docs[d] ? docs[d] : "";
-        if ((rc = assay_text_normalize(&o->text, s, strlen(s), &nb, &v->invalid, err))) break;
+        if ((rc = normalize_doc(&o->text, s, d, &nb, &v->invalid, err))) break;
         c.doc = d;
         if (assay_text_tokens(&o->text, nb.data, nb.len, fit_token, &c) || c.oom)
             rc = assay_error_set(err, ASSAY_ENOMEM, "text vectorizer: out of memory (%lld terms)",
@@ -296,7 +300,7 @@ static int row_token(void *ctx, const char *s, size_t n) {
     int64_t j;
     uint64_t h = term_hash(s, n);
     if (v->o.kind == ASSAY_VEC_HASH) {
-        j = (int64_t)(mix64(h) % (uint64_t)v->nfeat);
+        j = (int64_t)(assay_text_hash(s, n) % (uint64_t)v->nfeat);
     } else {
         j = strtab_find(&v->vocab, s, n, h);
         if (j < 0) return 0;
@@ -331,7 +335,7 @@ int assay_vectorizer_transform(const assay_vectorizer *v, const char *const *doc
     for (int64_t d = 0; d < n && !rc; d++) {
         nb.len = 0;
         const char *s = docs[d] ? docs[d] : "";
-        if ((rc = assay_text_normalize(&v->o.text, s, strlen(s), &nb, NULL, err))) break;
+        if ((rc = normalize_doc(&v->o.text, s, d, &nb, NULL, err))) break;
         c.ntouched = 0;
         if (assay_text_tokens(&v->o.text, nb.data, nb.len, row_token, &c) || c.oom) {
             rc = ASSAY_ENOMEM;
@@ -430,11 +434,12 @@ static const char *const case_names[] = {"keep", "lower", "fold"};
 char *assay_vectorizer_to_json(const assay_vectorizer *v) {
     const assay_vectorizer_options *o = &v->o;
     const assay_text_options *t = &o->text;
-    json_t *text = json_pack("{s:b,s:s,s:b,s:b,s:b,s:i,s:b,s:b,s:[i,i]}", "nfkc", t->nfkc, "case",
+    json_t *text = json_pack("{s:b,s:s,s:b,s:b,s:b,s:i,s:b,s:b,s:[i,i],s:[i,i],s:b}", "nfkc", t->nfkc, "case",
                              case_names[t->casing], "strip_accents", t->strip_accents, "strip_html",
                              t->strip_html, "placeholders", t->placeholders, "min_token_len",
                              t->min_token_len, "cjk_bigrams", t->cjk_bigrams, "stop_words",
-                             t->stop_words, "ngrams", t->ngram_min, t->ngram_max);
+                             t->stop_words, "ngrams", t->ngram_min, t->ngram_max, "char_ngrams",
+                             t->char_minn, t->char_maxn, "strict_utf8", t->strict_utf8);
     json_t *doc = json_pack("{s:s,s:o,s:f,s:f,s:I,s:b,s:b,s:b,s:I,s:I}", "kind", kind_names[o->kind], "text",
                             text, "min_df", o->min_df, "max_df", o->max_df, "max_features",
                             (json_int_t)o->max_features, "sublinear_tf", o->sublinear_tf, "smooth_idf",
@@ -471,11 +476,12 @@ int assay_vectorizer_from_json(const char *json, size_t len, assay_vectorizer **
     assay_vectorizer_options o;
     assay_vectorizer_options_init(&o, ASSAY_VEC_TFIDF);
     const json_t *text = json_object_get(doc, "text"), *ng = json_object_get(text, "ngrams");
+    const json_t *cng = json_object_get(text, "char_ngrams"); /* absent in older models: none */
     int kind = choice(json_string_value(json_object_get(doc, "kind")), kind_names, 4);
     int casing = choice(json_string_value(json_object_get(text, "case")), case_names, 3);
     json_int_t n_docs = json_integer_value(json_object_get(doc, "n_docs"));
     int ok = doc && json_is_object(text) && kind >= 0 && casing >= 0 && json_is_array(ng) &&
-             json_array_size(ng) == 2 && n_docs >= 1;
+             json_array_size(ng) == 2 && n_docs >= 1 && (!cng || (json_is_array(cng) && json_array_size(cng) == 2));
     if (ok) {
         o.kind = (assay_vec_kind)kind;
         o.text.casing = (assay_text_case)casing;
@@ -485,9 +491,12 @@ int assay_vectorizer_from_json(const char *json, size_t len, assay_vectorizer **
         o.text.placeholders = json_is_true(json_object_get(text, "placeholders"));
         o.text.cjk_bigrams = json_is_true(json_object_get(text, "cjk_bigrams"));
         o.text.stop_words = json_is_true(json_object_get(text, "stop_words"));
+        o.text.strict_utf8 = json_is_true(json_object_get(text, "strict_utf8"));
         o.text.min_token_len = (int)json_integer_value(json_object_get(text, "min_token_len"));
         o.text.ngram_min = (int)json_integer_value(json_array_get(ng, 0));
         o.text.ngram_max = (int)json_integer_value(json_array_get(ng, 1));
+        o.text.char_minn = (int)json_integer_value(json_array_get(cng, 0));
+        o.text.char_maxn = (int)json_integer_value(json_array_get(cng, 1));
         o.min_df = json_number_value(json_object_get(doc, "min_df"));
         o.max_df = json_number_value(json_object_get(doc, "max_df"));
         o.max_features = (int64_t)json_integer_value(json_object_get(doc, "max_features"));

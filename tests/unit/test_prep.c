@@ -557,6 +557,65 @@ done:
     tb_free(t);
 }
 
+/* ---- text columns: a fitted vectorizer, a sparse design, the JSON round trip ------------------ */
+
+static void test_text_column(void) {
+    const double x[] = {1, 2, 3, 4};
+    const char *txt[] = {"Great tea, great taste", "bad tea", NULL, "great &amp; cheap"};
+    const char *ids[] = {"a", "b", "c", "d"};
+    assay_table *t = tb_new(4);
+    tb_num(t, "x", ASSAY_COL_NUMERIC, x);
+    tb_str(t, "review", ASSAY_COL_TEXT, txt);
+    tb_str(t, "id", ASSAY_COL_CATEGORICAL, ids);
+    assay_prep_options o;
+    assay_prep_options_init(&o);
+    o.text.text.ngram_max = 1;
+    o.text.min_df = 1;
+    o.text.kind = ASSAY_VEC_COUNT;
+    o.text.norm = 0;
+    o.text.sublinear_tf = 0;
+    assay_pipeline *p = NULL;
+    assay_prep_report rep;
+    assay_error err = {0};
+    CHECK_OK(assay_pipeline_fit(&o, t, NULL, 0, NULL, 0, &p, &rep, &err), &err);
+    if (!p) return;
+    CHECK(assay_pipeline_sparse(p));
+    /* x, then the terms in byte order (HTML entity decoded, case folded), then id one-hot */
+    CHECK(assay_pipeline_nfeatures(p) == 1 + 5 + 4);
+    CHECK_STR(assay_pipeline_feature_name(p, 1), "review:bad");
+    CHECK_STR(assay_pipeline_feature_name(p, 3), "review:great");
+    float X[4];
+    CHECK(assay_pipeline_transform(p, t, NULL, 0, X, &err) == ASSAY_EINVAL); /* dense refused */
+    assay_csr A = {0};
+    CHECK_OK(assay_pipeline_transform_csr(p, t, NULL, 4, &A, &err), &err);
+    CHECK(assay_csr_validate(&A, &err) == ASSAY_OK);
+    /* row 0: x (scaled, non-zero), great x2, taste, tea, id=a */
+    int found_great = 0;
+    for (int64_t k = A.indptr[0]; k < A.indptr[1]; k++)
+        if (A.indices[k] == 3) found_great = A.values[k] == 2.0f;
+    CHECK(found_great);
+    /* row 2 (missing text): x and id only */
+    CHECK(A.indptr[3] - A.indptr[2] == 2);
+    char *js = assay_pipeline_to_json(p);
+    assay_pipeline *q = NULL;
+    CHECK(js != NULL);
+    if (js) CHECK_OK(assay_pipeline_from_json(js, &q, &err), &err);
+    if (q) {
+        assay_csr B = {0};
+        CHECK_OK(assay_pipeline_transform_csr(q, t, NULL, 4, &B, &err), &err);
+        int same = A.nnz == B.nnz;
+        for (int64_t k = 0; same && k < A.nnz; k++) same = A.indices[k] == B.indices[k] && A.values[k] == B.values[k];
+        CHECK(same);
+        assay_csr_deinit(&B);
+    }
+    assay_free(js);
+    assay_pipeline_free(q);
+    assay_csr_deinit(&A);
+    assay_pipeline_free(p);
+    assay_prep_report_deinit(&rep);
+    tb_free(t);
+}
+
 /* ---- skipped columns, one row, excluded columns ----------------------------------------- */
 
 static void test_skips(void) {
@@ -581,7 +640,8 @@ static void test_skips(void) {
         CHECK_STR(rep.columns[1].skip_reason, "constant");
         CHECK(rep.columns[2].skipped && rep.columns[2].n_missing == 3);
         CHECK_STR(rep.columns[2].skip_reason, "all missing");
-        CHECK_STR(rep.columns[3].skip_reason, "text (not featurized by prep)");
+        /* every word occurs once, below the default min_df of 2 */
+        CHECK_STR(rep.columns[3].skip_reason, "text without enough recurring words");
         CHECK(rep.columns[3].type == ASSAY_COL_TEXT && rep.columns[3].n_missing == 1);
         /* skipped columns are not inputs: a table without them transforms */
         assay_table *u = tb_new(1);
@@ -830,6 +890,7 @@ int main(void) {
     RUN(test_datetime_known_dates);
     RUN(test_unseen_modes);
     RUN(test_forgiving_types);
+    RUN(test_text_column);
     RUN(test_skips);
     RUN(test_json_corrupt);
     RUN(test_alloc_failures);

@@ -1,8 +1,8 @@
 /* test_text.c - text normalization, tokenization and vectorizers: scikit-learn parity of
  * TfidfVectorizer / CountVectorizer on 300 reviews (vocabulary identical, every value within
  * 1e-6; tests/parity/gen/gen_tfidf.py), NFKC and case folding, HTML, broken UTF-8 (replaced
- * and counted), placeholders, CJK characters and bigrams, stop words, n-grams, the hashing
- * trick, empty documents, and the JSON round trip with malformed descriptions refused. */
+ * and counted), placeholders, CJK characters and bigrams, stop words, n-grams, fastText-style
+ * character n-grams, the hashing trick, empty documents, and the JSON round trip with malformed descriptions refused. */
 #include "check.h"
 #include "fixture.h"
 #include "internal.h"
@@ -69,6 +69,23 @@ static void test_normalize(void) {
     const char *r = norm_of(&o, broken, sizeof broken - 1, &bad);
     CHECK(bad >= 3);
     CHECK(strstr(r, "ok\xEF\xBF\xBD") != NULL && strstr(r, " z") != NULL);
+    /* strict: refused, naming the byte (the truncated sequence at byte 2) */
+    assay_text_options st = o;
+    st.strict_utf8 = 1;
+    assay_buf sb = {0};
+    assay_error se = {0};
+    CHECK(assay_text_normalize(&st, "x\xE2\x82", 3, &sb, NULL, &se) == ASSAY_EUTF8);
+    CHECK_MSG(strstr(se.msg, "byte 2") != NULL, "%s", se.msg);
+    CHECK(assay_text_normalize(&st, "\xC0\xAF", 2, &sb, NULL, &se) == ASSAY_EUTF8); /* overlong '/' */
+    CHECK_OK(assay_text_normalize(&st, "ok é", strlen("ok é"), &sb, NULL, &se), &se);
+    assay_buf_deinit(&sb);
+    assay_vectorizer_options vs;
+    assay_vectorizer_options_init(&vs, ASSAY_VEC_TFIDF);
+    vs.text.strict_utf8 = 1;
+    const char *sd[] = {"good tea", "bad \xff tea"};
+    assay_vectorizer *sv = NULL;
+    CHECK(assay_vectorizer_fit(&vs, sd, 2, &sv, &se) == ASSAY_EUTF8 && !sv);
+    CHECK_MSG(strstr(se.msg, "document 2: invalid UTF-8 at byte 5") != NULL, "%s", se.msg);
     /* placeholders */
     assay_text_options ph = o;
     ph.placeholders = 1;
@@ -187,6 +204,79 @@ static void test_parity(void) {
     json_decref(fx);
 }
 
+static int count_tok(void *ctx, const char *s, size_t n) {
+    (void)s;
+    (void)n;
+    ++*(int *)ctx;
+    return 0;
+}
+
+static void test_char_ngrams(void) {
+    toks t = {0};
+    /* fastText's subwords of "où" (2..3 characters; ù is two bytes): whole characters only */
+    CHECK(assay_text_char_ngrams("où", strlen("où"), 2, 3, collect, &t) == 0);
+    CHECK_MSG(strcmp(t.buf, "<o|<où|où|où>|ù>|") == 0, "got %s", t.buf);
+    /* single characters: never the lone boundary markers */
+    memset(&t, 0, sizeof t);
+    assay_text_char_ngrams("ab", 2, 1, 1, collect, &t);
+    CHECK(strcmp(t.buf, "a|b|") == 0);
+    /* a bad range gives nothing; a long token (heap path) gives one n-gram per start */
+    int n = 0;
+    CHECK(assay_text_char_ngrams("ab", 2, 3, 2, count_tok, &n) == 0 && n == 0);
+    char big[3000];
+    memset(big, 'a', sizeof big);
+    CHECK(assay_text_char_ngrams(big, sizeof big, 3, 3, count_tok, &n) == 0 && n == (int)sizeof big);
+    /* in the tokenizer: after the words, each word's n-grams */
+    assay_text_options o;
+    assay_text_options_init(&o);
+    o.char_minn = o.char_maxn = 3;
+    CHECK(strcmp(tokens_of(&o, "Tea, ok"), "tea|ok|<te|tea|ea>|<ok|ok>|") == 0);
+    /* the bucket hash: stable, and the one the hashing vectorizer uses */
+    CHECK(assay_text_hash("tea", 3) == assay_text_hash("tea", 3) && assay_text_hash("tea", 3) != assay_text_hash("tee", 3));
+    assay_error err = {0};
+    assay_vectorizer_options h;
+    assay_vectorizer_options_init(&h, ASSAY_VEC_HASH);
+    h.hash_features = 1000;
+    const char *one[] = {"tea"};
+    assay_vectorizer *v = NULL;
+    assay_csr X = {0};
+    CHECK_OK(assay_vectorizer_fit(&h, one, 1, &v, &err), &err);
+    if (v) CHECK_OK(assay_vectorizer_transform(v, one, 1, &X, &err), &err);
+    CHECK(X.nnz == 1 && X.indices[0] == (int32_t)(assay_text_hash("tea", 3) % 1000));
+    assay_csr_deinit(&X);
+    assay_vectorizer_free(v);
+    /* a vectorizer with character n-grams survives the JSON round trip */
+    assay_vectorizer_options c;
+    assay_vectorizer_options_init(&c, ASSAY_VEC_TFIDF);
+    c.text.char_minn = 2;
+    c.text.char_maxn = 4;
+    const char *d[] = {"green tea", "black tea", "oolong"};
+    v = NULL;
+    CHECK_OK(assay_vectorizer_fit(&c, d, 3, &v, &err), &err);
+    char *js = v ? assay_vectorizer_to_json(v) : NULL;
+    assay_vectorizer *w = NULL;
+    CHECK(js && strstr(js, "\"char_ngrams\":[2,4]") != NULL);
+    if (js) CHECK_OK(assay_vectorizer_from_json(js, strlen(js), &w, &err), &err);
+    assay_csr A = {0}, B = {0};
+    if (v && w) {
+        CHECK(assay_vectorizer_nfeatures(v) == assay_vectorizer_nfeatures(w) && assay_vectorizer_nfeatures(v) > 20);
+        CHECK_OK(assay_vectorizer_transform(v, d, 3, &A, &err), &err);
+        CHECK_OK(assay_vectorizer_transform(w, d, 3, &B, &err), &err);
+        CHECK(A.nnz == B.nnz);
+        for (int64_t k = 0; k < A.nnz && k < B.nnz; k++) CHECK(A.indices[k] == B.indices[k] && A.values[k] == B.values[k]);
+    }
+    assay_csr_deinit(&A);
+    assay_csr_deinit(&B);
+    assay_free(js);
+    assay_vectorizer_free(v);
+    assay_vectorizer_free(w);
+    /* a bad range is refused */
+    c.text.char_minn = 4;
+    c.text.char_maxn = 2;
+    v = NULL;
+    CHECK(assay_vectorizer_fit(&c, d, 3, &v, &err) == ASSAY_EINVAL && !v);
+}
+
 static void test_edges(void) {
     assay_error err = {0};
     assay_vectorizer_options o;
@@ -253,6 +343,7 @@ static void test_edges(void) {
 int main(void) {
     RUN(test_normalize);
     RUN(test_tokens);
+    RUN(test_char_ngrams);
     RUN(test_parity);
     RUN(test_edges);
     return check_summary();
