@@ -130,8 +130,42 @@ int cli_failf(const char *cmd, int status, const char *fmt, ...) {
     return status;
 }
 
+/* 1 if the first non-blank line of path has a token starting with "__label__": fastText's
+ * supervised format (a CSV header or JSON line never does). */
+static int is_fasttext_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = buf;
+    while (*p == '\n' || *p == '\r' || *p == ' ' || *p == '\t') p++;
+    char *eol = strchr(p, '\n');
+    if (eol) *eol = 0;
+    for (char *tok = p; tok && *tok;) {
+        if (strncmp(tok, "__label__", 9) == 0) return 1;
+        tok = strpbrk(tok, " \t");
+        while (tok && (*tok == ' ' || *tok == '\t')) tok++;
+    }
+    return 0;
+}
+
 int cli_read_table(const cli_common *c, const char *path, const assay_col_override *extra,
                    int nextra, assay_table **out, assay_error *err) {
+    if (is_fasttext_file(path)) { /* columns "text" and "label" (a document's first label) */
+        assay_fasttext_options fo;
+        assay_fasttext_options_init(&fo);
+        fo.allow_unlabeled = 1; /* unlabelled lines: the target is missing (fit drops them) */
+        assay_fasttext *d = NULL;
+        int rc = assay_fasttext_read(path, &fo, &d, err);
+        if (!rc) rc = assay_fasttext_to_table(d, path, out, err);
+        if (!rc && d->n_replaced)
+            fprintf(stderr, "%s: %lld invalid UTF-8 bytes replaced by U+FFFD\n", path,
+                    (long long)d->n_replaced);
+        assay_fasttext_free(d);
+        return rc;
+    }
     assay_read_options ro;
     assay_read_options_init(&ro);
     ro.delimiter = c->delimiter;

@@ -55,6 +55,18 @@ check "--threshold 0.3 is saved and reported" test "$(jqv .decision_threshold.th
 expect_error "--threshold with --value" "give one" "$ASSAY" fit "$TRAIN" --target score --threshold 0.4 \
   --value "tp=1,fp=-1,fn=0,tn=0" --db none
 expect_error "--threshold 1.5" "--threshold: expected a number" "$ASSAY" fit "$TRAIN" --target score --threshold 1.5 --db none
+# the fastText format: "__label__X text" lines read as columns text and label
+FT="$SRC/tests/e2e/data/fine_foods_ft_train.txt" FTT="$SRC/tests/e2e/data/fine_foods_ft_test.txt"
+"$ASSAY" fit "$FT" --target label --test "$FTT" --model nblr --cv 0 --db none --out ft.assay --json > ft.json
+check "fastText format: fit exits 0" test $? -eq 0
+check "fastText format: the text column gives features ($(jqv .features ft.json))" test "$(jqv .features ft.json)" -gt 1000
+acc=$(jqv .metrics.test.accuracy ft.json)
+check "fastText format: test accuracy $acc >= 0.68 (the majority class: 0.62)" awk -v a="$acc" 'BEGIN { exit !(a >= 0.68) }'
+"$ASSAY" predict ft.assay "$FTT" --db none --out ftpred.csv
+check "fastText format: predict gives a label per test line" test "$(tail -n +2 ftpred.csv | wc -l)" -eq 100
+{ cat "$FT"; printf '__label__great caf\xe9 au lait \xff good\n'; } > ft_bad.txt
+"$ASSAY" fit ft_bad.txt --target label --model nb --cv 0 --db none --out ftb.assay > ftb.out 2> ftb.err
+check "fastText format: invalid UTF-8 is replaced and counted ($(cat ftb.err))" grep -q "2 invalid UTF-8 bytes replaced" ftb.err
 # options and refusals
 "$ASSAY" fit "$TRAIN" --target score --model logreg --cv 0 --text-ngrams 1,1 --text-max-features 500 \
   --stop-words english --db none --out small.assay --json > small.json
