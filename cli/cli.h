@@ -22,6 +22,7 @@ typedef struct cli_common {
     uint64_t seed;             /* --seed */
     int quiet;                 /* --quiet: no progress bar */
     char delimiter;            /* --delimiter */
+    int strict_utf8;           /* --strict-utf8: refuse invalid UTF-8 (default: replace, count) */
     assay_col_override overrides[64]; /* --column NAME:TYPE */
     char *override_names[64];
     int n_overrides;
@@ -42,12 +43,15 @@ typedef struct cli_common {
     {"quiet", no_argument, 0, 1005},                          \
     {"delimiter", required_argument, 0, 1006},                \
     {"column", required_argument, 0, 1007},                   \
+    {"strict-utf8", no_argument, 0, 1008},                    \
     {"help", no_argument, 0, 'h'}
 
 #define CLI_COMMON_HELP                                                                     \
     "  --column NAME:TYPE   force a column's type (numeric, categorical, text, datetime,\n" \
     "                       boolean); repeatable\n"                                        \
     "  --delimiter C        field delimiter (default: detected among , ; TAB |)\n"        \
+    "  --strict-utf8        refuse invalid UTF-8, naming line and column (default: each bad\n" \
+    "                       byte becomes U+FFFD and the count is printed)\n"            \
     "  --db PATH            the store (default $ASSAY_DB or ./assay.db; 'none' to skip)\n" \
     "  --threads N          worker threads (default: all cores)\n"                         \
     "  --seed N             seed for every random choice (default 42)\n"                   \

@@ -63,6 +63,7 @@ int cli_common_option(cli_common *c, int opt, const char *arg) {
         c->seed = v;
         return 1;
     case 1005: c->quiet = 1; return 1;
+    case 1008: c->strict_utf8 = 1; return 1;
     case 1006:
         if (strcmp(arg, "\\t") == 0 || strcmp(arg, "tab") == 0 || strcmp(arg, "TAB") == 0) {
             c->delimiter = '\t';
@@ -157,6 +158,7 @@ int cli_read_table(const cli_common *c, const char *path, const assay_col_overri
         assay_fasttext_options fo;
         assay_fasttext_options_init(&fo);
         fo.allow_unlabeled = 1; /* unlabelled lines: the target is missing (fit drops them) */
+        fo.strict_utf8 = c->strict_utf8;
         assay_fasttext *d = NULL;
         int rc = assay_fasttext_read(path, &fo, &d, err);
         if (!rc) rc = assay_fasttext_to_table(d, path, out, err);
@@ -182,7 +184,12 @@ int cli_read_table(const cli_common *c, const char *path, const assay_col_overri
     ro.overrides = merged;
     ro.n_overrides = n;
     ro.strict_overrides = nextra == 0; /* a model's schema may name the target, absent here */
-    return assay_table_read(path, &ro, out, err);
+    ro.replace_utf8 = !c->strict_utf8;
+    int rc = assay_table_read(path, &ro, out, err);
+    if (!rc && (*out)->n_utf8_replaced)
+        fprintf(stderr, "%s: %lld invalid UTF-8 bytes replaced by U+FFFD (--strict-utf8 refuses them)\n",
+                path, (long long)(*out)->n_utf8_replaced);
+    return rc;
 }
 
 int cli_check_output_path(const char *option, const char *path, assay_error *err) {

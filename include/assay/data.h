@@ -54,6 +54,7 @@ typedef struct assay_table {
     assay_column *cols;
     char *source;       /* file name used in messages, or NULL */
     void *strings;      /* readers' arena holding every level and text string, or NULL */
+    int64_t n_utf8_replaced; /* invalid UTF-8 bytes the reader replaced by U+FFFD (replace_utf8) */
 } assay_table;
 
 typedef struct assay_col_override {
@@ -67,6 +68,8 @@ typedef struct assay_read_options {
     int n_overrides;
     int strict_overrides;           /* 1: an override naming a column not in the file is an error */
     int64_t max_rows;               /* 0: all */
+    int replace_utf8;               /* 1: invalid UTF-8 bytes of a file become U+FFFD (counted in
+                                       the table); 0 (default): refused, naming line and column */
 } assay_read_options;
 
 void assay_read_options_init(assay_read_options *o);

@@ -55,8 +55,16 @@ void *assay_reallocarray(void *ptr, size_t n, size_t size) {
     return assay_realloc(ptr, n * size);
 }
 
+/* libc's calloc when no allocator is set: large blocks come zeroed from the OS, lazily, instead of
+ * being written once here (measured: 20% of a text classifier's run zeroing an 800 MB table that
+ * its initialisation overwrote). */
 void *assay_calloc(size_t n, size_t size) {
-    void *p = assay_mallocarray(n, size);
+    if (size && n > SIZE_MAX / size) return NULL;
+    if (!g_alloc.malloc_fn) {
+        if (should_fail()) return NULL;
+        return calloc(n ? n : 1, size ? size : 1);
+    }
+    void *p = assay_malloc(n * size);
     if (p) memset(p, 0, n * size);
     return p;
 }

@@ -65,6 +65,19 @@ nomem:
     return assay_error_set(err, ASSAY_ENOMEM, "%s: out of memory reading the file", path);
 }
 
+int assay__utf8_repair(const assay_read_options *opt, char **buf, size_t *len, int64_t *nrep,
+                       const char *name, assay_error *err) {
+    *nrep = 0;
+    if (!opt || !opt->replace_utf8 || assay__utf8_check((const unsigned char *)*buf, *len) == *len)
+        return ASSAY_OK;
+    size_t n;
+    char *fixed = assay__utf8_replace(*buf, *len, &n, nrep);
+    if (!fixed) return assay_error_set(err, ASSAY_ENOMEM, "%s: out of memory", name);
+    assay_free(*buf);
+    *buf = fixed, *len = n;
+    return ASSAY_OK;
+}
+
 int assay__check_text(const char *buf, size_t len, const char *name, assay_error *err) {
     const char *z = memchr(buf, '\0', len);
     size_t bad = assay__utf8_check((const unsigned char *)buf, len);
@@ -367,7 +380,10 @@ int assay_table_read_csv_buffer(const char *buf, size_t len, const char *name,
     if (!copy) return assay_error_set(err, ASSAY_ENOMEM, "%s: out of memory", name);
     if (len) memcpy(copy, buf, len);
     copy[len] = '\0';
-    int rc = parse_csv(copy, len, name, opt, out, err);
+    int64_t nrep;
+    int rc = assay__utf8_repair(opt, &copy, &len, &nrep, name, err);
+    if (!rc) rc = parse_csv(copy, len, name, opt, out, err);
+    if (!rc) (*out)->n_utf8_replaced = nrep;
     assay_free(copy);
     return rc;
 }
@@ -378,9 +394,12 @@ int assay_table_read_csv(const char *path, const assay_read_options *opt, assay_
     *out = NULL;
     char *buf;
     size_t len;
+    int64_t nrep;
     int rc = assay__read_file(path, &buf, &len, err);
     if (rc) return rc;
-    rc = parse_csv(buf, len, path, opt, out, err);
+    rc = assay__utf8_repair(opt, &buf, &len, &nrep, path, err);
+    if (!rc) rc = parse_csv(buf, len, path, opt, out, err);
+    if (!rc) (*out)->n_utf8_replaced = nrep;
     assay_free(buf);
     return rc;
 }

@@ -112,6 +112,13 @@ int assay__parse_bool(const char *s, size_t n, double *out);
 /* Offset of the first byte of an invalid UTF-8 sequence (overlong, surrogate, > U+10FFFF,
  * truncated), or len when all is valid. */
 size_t assay__utf8_check(const unsigned char *p, size_t len);
+/* A copy of buf (NUL-terminated, *olen bytes) with each byte that starts an invalid sequence
+ * replaced by U+FFFD (EF BF BD); *nrep counts them. NULL when out of memory. */
+char *assay__utf8_replace(const char *buf, size_t len, size_t *olen, int64_t *nrep);
+/* opt->replace_utf8 and invalid UTF-8 in *buf (owned, assay_malloc'ed): *buf becomes the
+ * repaired copy and *nrep the count. Otherwise nothing (the parser refuses it, naming where). */
+int assay__utf8_repair(const assay_read_options *opt, char **buf, size_t *len, int64_t *nrep,
+                       const char *name, assay_error *err);
 /* 1-based line and byte column of offset pos in buf (counting '\n'). */
 void assay__line_col(const char *buf, size_t pos, int64_t *line, int64_t *col);
 

@@ -34,26 +34,6 @@ static int is_space(unsigned char c) {
     return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r' || c == '\n' || c == 0;
 }
 
-/* Copy buf replacing each byte that starts an invalid UTF-8 sequence by U+FFFD (EF BF BD). */
-static char *replace_bad_utf8(const char *buf, size_t len, size_t *olen, int64_t *nrep) {
-    char *o = assay_mallocarray(len + 1, 3);
-    if (!o) return NULL;
-    size_t q = 0, pos = 0;
-    *nrep = 0;
-    while (pos < len) {
-        size_t ok = assay__utf8_check((const unsigned char *)buf + pos, len - pos);
-        memcpy(o + q, buf + pos, ok);
-        q += ok, pos += ok;
-        if (pos < len) {
-            memcpy(o + q, "\xEF\xBF\xBD", 3);
-            q += 3, pos++, (*nrep)++;
-        }
-    }
-    o[q] = '\0';
-    *olen = q;
-    return o;
-}
-
 typedef struct labelmap {
     int32_t *slot; /* cap entries: label id or -1 */
     size_t cap;
@@ -126,7 +106,7 @@ int assay_fasttext_read_buffer(const char *buf, size_t len, const char *name,
                                  name, (long long)ln, (long long)col, (unsigned char)buf[bad]);
             goto fail;
         }
-        if (!(clean = replace_bad_utf8(buf, len, &len, &d->n_replaced))) goto nomem;
+        if (!(clean = assay__utf8_replace(buf, len, &len, &d->n_replaced))) goto nomem;
         buf = clean;
     }
     d->text_buf = assay_malloc(len + 1);

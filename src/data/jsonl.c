@@ -204,9 +204,12 @@ int assay_table_read_jsonl(const char *path, const assay_read_options *opt, assa
     *out = NULL;
     char *buf;
     size_t len;
+    int64_t nrep;
     int rc = assay__read_file(path, &buf, &len, err);
     if (rc) return rc;
-    rc = parse_jsonl(buf, len, path, opt, out, err);
+    rc = assay__utf8_repair(opt, &buf, &len, &nrep, path, err);
+    if (!rc) rc = parse_jsonl(buf, len, path, opt, out, err);
+    if (!rc) (*out)->n_utf8_replaced = nrep;
     assay_free(buf);
     return rc;
 }

@@ -338,3 +338,22 @@ void assay__line_col(const char *buf, size_t pos, int64_t *line, int64_t *col) {
     *line = ln;
     *col = (int64_t)(pos - ls) + 1;
 }
+
+char *assay__utf8_replace(const char *buf, size_t len, size_t *olen, int64_t *nrep) {
+    char *o = assay_mallocarray(len + 1, 3);
+    if (!o) return NULL;
+    size_t q = 0, pos = 0;
+    *nrep = 0;
+    while (pos < len) {
+        size_t ok = assay__utf8_check((const unsigned char *)buf + pos, len - pos);
+        memcpy(o + q, buf + pos, ok);
+        q += ok, pos += ok;
+        if (pos < len) {
+            memcpy(o + q, "\xEF\xBF\xBD", 3);
+            q += 3, pos++, (*nrep)++;
+        }
+    }
+    o[q] = '\0';
+    *olen = q;
+    return o;
+}

@@ -14,7 +14,11 @@ expect_error "ragged row" "ragged.csv:3.*expected 3 fields, found 2" "$ASSAY" fi
 printf 'a,b,y\n1,2,x\n3,"4,y\n5,6,z\n' > quote.csv
 expect_error "unterminated quote" "quote.csv:3.*unterminated" "$ASSAY" fit quote.csv --target y --db none
 printf 'a,b,y\n1,2,x\n3,\xff\xfe,y\n' > utf8.csv
-expect_error "invalid UTF-8" "utf8.csv:3.*UTF-8" "$ASSAY" fit utf8.csv --target y --db none
+expect_error "invalid UTF-8 with --strict-utf8" "utf8.csv:3:3: invalid UTF-8 .byte 0xFF." \
+  "$ASSAY" fit utf8.csv --target y --db none --strict-utf8
+# by default each bad byte becomes U+FFFD and is counted; the read goes on
+"$ASSAY" fit utf8.csv --target y --db none --model logreg --cv 0 --test-size 0 --out utf8.assay > /dev/null 2> utf8.err
+check "invalid UTF-8 is replaced and counted ($(head -1 utf8.err))" grep -q "utf8.csv: 2 invalid UTF-8 bytes replaced" utf8.err
 expect_error "missing file" "nope.csv" "$ASSAY" fit nope.csv --target y --db none
 expect_error "target column absent" "no column 'Nope'" "$ASSAY" fit "$CREDIT" --target Nope --db none
 awk -F, 'BEGIN { OFS = "," } NR == 1 { print; next } { $1 = "\"good\""; print }' "$CREDIT" > constant.csv
