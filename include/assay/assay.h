@@ -8,6 +8,7 @@
 #include "image.h"
 #include "prep.h"
 #include "text.h"
+#include "wordpiece.h"
 #include "model.h"
 #include "nn.h"
 #include "eval.h"

@@ -6,4 +6,5 @@ set(ASSAY_PREP_SOURCES
   src/prep/pipeline_json.c
   src/prep/text_normalize.c
   src/prep/text_vectorize.c
+  src/prep/wordpiece.c
 )

@@ -750,4 +750,342 @@ int assay_wordpiece_decode(const assay_wordpiece *wp, const int32_t *ids, int64_
 }
 
 /* ---- the trainer ---------------------------------------------------------------------------- */
-#include "wordpiece_train.inc"
+/* Words are symbol sequences (token ids, in one flat array); pairs of adjacent symbols have a
+ * count (summed word frequencies) and a list of the words they occur in (nodes, a pool of
+ * singly linked lists; stale and repeated entries are skipped). A merge rewrites only the words
+ * on the pair's list. The best pair is found by a scan over all pairs (score in double, exact
+ * 128-bit comparison on near ties); pairs that died are compacted away when they are half. */
+
+void assay_wordpiece_train_options_init(assay_wordpiece_train_options *o) {
+    assay_wordpiece_options_init(&o->tok);
+    o->vocab_size = 30522;
+    o->min_frequency = 1;
+}
+
+__extension__ typedef unsigned __int128 u128;
+
+typedef struct trainer {
+    strmap vocab;
+    int64_t *tokc;   /* count of each token in the words */
+    double *inv;     /* 1 / tokc (0 when 0) */
+    int64_t tcap;
+    strmap words;    /* unique words of the corpus */
+    int64_t *wfreq, wcap;
+    int64_t *woff, *wstamp; /* symbols of word w: sym[woff[w] .. + wlen[w]) */
+    int32_t *wlen, *sym;
+    int32_t *pa, *pb, *phead; /* pairs */
+    int64_t *pc, np, pcap;
+    int32_t *pslot;
+    uint64_t npslot;
+    int32_t *nword, *nnext; /* nodes */
+    int64_t nn, ncap;
+    int max_chars;
+} trainer;
+
+static void trainer_deinit(trainer *t) {
+    strmap_deinit(&t->vocab);
+    strmap_deinit(&t->words);
+    void *p[] = {t->tokc, t->inv, t->wfreq, t->woff, t->wstamp, t->wlen, t->sym, t->pa, t->pb,
+                 t->phead, t->pc, t->pslot, t->nword, t->nnext};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) assay_free(p[i]);
+}
+
+/* Grow *p (elements of size sz) to hold at least need; *cap updated by the caller's rule. */
+static int grow(void *pp, int64_t need, int64_t *cap, size_t sz) {
+    if (need <= *cap) return ASSAY_OK;
+    int64_t c = ASSAY_MAX(need, *cap * 2);
+    void *q = assay_realloc(*(void **)pp, (size_t)c * sz);
+    if (!q) return ASSAY_ENOMEM;
+    *(void **)pp = q;
+    *cap = c;
+    return ASSAY_OK;
+}
+
+static int tok_add(trainer *t, const char *s, size_t n, int32_t *id) {
+    int added;
+    if (strmap_add(&t->vocab, s, n, id, &added)) return ASSAY_ENOMEM;
+    if (!added) return ASSAY_OK;
+    int64_t c1 = t->tcap, c2 = t->tcap;
+    if (grow(&t->tokc, t->vocab.n, &c1, sizeof *t->tokc) || grow(&t->inv, t->vocab.n, &c2, sizeof *t->inv))
+        return ASSAY_ENOMEM;
+    t->tcap = ASSAY_MIN(c1, c2);
+    t->tokc[*id] = 0;
+    t->inv[*id] = 0;
+    return ASSAY_OK;
+}
+
+/* The word callback of basic tokenization: count words of at most max_chars characters. */
+static int count_word(void *ctx, const char *s, size_t n) {
+    trainer *t = ctx;
+    int nch = 0;
+    for (size_t i = 0; i < n; i++) nch += ((unsigned char)s[i] & 0xC0) != 0x80;
+    if (nch > t->max_chars) return 0;
+    int32_t id;
+    int added;
+    if (strmap_add(&t->words, s, n, &id, &added)) return ASSAY_ENOMEM;
+    if (added) {
+        if (grow(&t->wfreq, t->words.n, &t->wcap, sizeof *t->wfreq)) return ASSAY_ENOMEM;
+        t->wfreq[id] = 0;
+    }
+    t->wfreq[id]++;
+    return 0;
+}
+
+static int cmp_str(const void *x, const void *y) {
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* The specials, then every character seen, sorted by bytes, then their "##" forms. */
+static int build_alphabet(trainer *t) {
+    strmap chars = {0};
+    const char **sorted = NULL;
+    int rc = ASSAY_OK, added;
+    int32_t id;
+    for (int32_t w = 0; w < t->words.n && !rc; w++) {
+        const char *s = strmap_key(&t->words, w);
+        size_t n = strmap_keylen(&t->words, w);
+        for (size_t i = 0, k; i < n && !rc; i += k) {
+            int32_t cp;
+            k = next_cp(s, i, n, &cp);
+            rc = strmap_add(&chars, s + i, k, &id, &added);
+        }
+    }
+    if (!rc && !(sorted = assay_mallocarray((size_t)chars.n + 1, sizeof *sorted))) rc = ASSAY_ENOMEM;
+    for (int k = 0; k < ASSAY_WP_NSPECIAL && !rc; k++) rc = tok_add(t, specials[k], strlen(specials[k]), &id);
+    if (!rc) {
+        for (int32_t c = 0; c < chars.n; c++) sorted[c] = strmap_key(&chars, c);
+        qsort(sorted, (size_t)chars.n, sizeof *sorted, cmp_str);
+    }
+    for (int32_t c = 0; c < chars.n && !rc; c++) rc = tok_add(t, sorted[c], strlen(sorted[c]), &id);
+    for (int32_t c = 0; c < chars.n && !rc; c++) {
+        char buf[8] = "##";
+        size_t n = strlen(sorted[c]);
+        memcpy(buf + 2, sorted[c], n);
+        rc = tok_add(t, buf, n + 2, &id);
+    }
+    assay_free(sorted);
+    strmap_deinit(&chars);
+    return rc;
+}
+
+/* Each word as symbols: its first character, then "##" forms. */
+static int build_symbols(trainer *t) {
+    int64_t total = (int64_t)t->words.keys.len;
+    t->woff = assay_mallocarray((size_t)t->words.n + 1, sizeof *t->woff);
+    t->wstamp = assay_calloc((size_t)t->words.n + 1, sizeof *t->wstamp);
+    t->wlen = assay_mallocarray((size_t)t->words.n + 1, sizeof *t->wlen);
+    t->sym = assay_mallocarray((size_t)total + 1, sizeof *t->sym);
+    if (!t->woff || !t->wstamp || !t->wlen || !t->sym) return ASSAY_ENOMEM;
+    int64_t k = 0;
+    for (int32_t w = 0; w < t->words.n; w++) {
+        const char *s = strmap_key(&t->words, w);
+        size_t n = strmap_keylen(&t->words, w);
+        t->woff[w] = k;
+        for (size_t i = 0, len; i < n; i += len) {
+            int32_t cp;
+            char buf[8] = "##";
+            len = next_cp(s, i, n, &cp);
+            memcpy(buf + 2, s + i, len);
+            t->sym[k++] = i ? strmap_find(&t->vocab, buf, len + 2) : strmap_find(&t->vocab, s, len);
+        }
+        t->wlen[w] = (int32_t)(k - t->woff[w]);
+    }
+    return ASSAY_OK;
+}
+
+static uint64_t pair_hash(int32_t a, int32_t b) {
+    uint64_t h = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+static int pairs_rehash(trainer *t, uint64_t nslot) {
+    int32_t *slot = assay_mallocarray(nslot, sizeof *slot);
+    if (!slot) return ASSAY_ENOMEM;
+    memset(slot, 0xff, nslot * sizeof *slot);
+    for (int64_t p = 0; p < t->np; p++) {
+        uint64_t i = pair_hash(t->pa[p], t->pb[p]) & (nslot - 1);
+        while (slot[i] >= 0) i = (i + 1) & (nslot - 1);
+        slot[i] = (int32_t)p;
+    }
+    assay_free(t->pslot);
+    t->pslot = slot;
+    t->npslot = nslot;
+    return ASSAY_OK;
+}
+
+/* The index of pair (a, b), created (count 0) when new; -1 when out of memory. */
+static int64_t pair_get(trainer *t, int32_t a, int32_t b) {
+    uint64_t i = t->npslot ? pair_hash(a, b) & (t->npslot - 1) : 0;
+    for (; t->npslot && t->pslot[i] >= 0; i = (i + 1) & (t->npslot - 1))
+        if (t->pa[t->pslot[i]] == a && t->pb[t->pslot[i]] == b) return t->pslot[i];
+    if (t->np >= INT32_MAX - 1) return -1;
+    if (t->np == t->pcap) {
+        int64_t c = t->pcap ? t->pcap * 2 : 1024, c1 = t->pcap, c2 = t->pcap, c3 = t->pcap, c4 = t->pcap;
+        if (grow(&t->pa, c, &c1, sizeof *t->pa) || grow(&t->pb, c, &c2, sizeof *t->pb) ||
+            grow(&t->pc, c, &c3, sizeof *t->pc) || grow(&t->phead, c, &c4, sizeof *t->phead))
+            return -1;
+        t->pcap = c;
+    }
+    int64_t p = t->np++;
+    t->pa[p] = a;
+    t->pb[p] = b;
+    t->pc[p] = 0;
+    t->phead[p] = -1;
+    if ((uint64_t)t->np * 2 > t->npslot) return pairs_rehash(t, t->npslot ? t->npslot * 2 : 4096) ? -1 : p;
+    for (i = pair_hash(a, b) & (t->npslot - 1); t->pslot[i] >= 0;) i = (i + 1) & (t->npslot - 1);
+    t->pslot[i] = (int32_t)p;
+    return p;
+}
+
+static int node_add(trainer *t, int64_t p, int32_t w) {
+    if (t->nn == t->ncap) {
+        int64_t c = t->ncap ? t->ncap * 2 : 4096, c1 = t->ncap, c2 = t->ncap;
+        if (t->nn >= INT32_MAX - 1 || grow(&t->nword, c, &c1, sizeof *t->nword) ||
+            grow(&t->nnext, c, &c2, sizeof *t->nnext))
+            return ASSAY_ENOMEM;
+        t->ncap = c;
+    }
+    t->nword[t->nn] = w;
+    t->nnext[t->nn] = t->phead[p];
+    t->phead[p] = (int32_t)t->nn++;
+    return ASSAY_OK;
+}
+
+/* Add (sign 1) or remove (-1) word w's pairs and symbols from the counts; on adding, pairs
+ * with symbol node_tok (or all pairs when node_tok < 0) list the word. */
+static int word_counts(trainer *t, int32_t w, int sign, int32_t node_tok) {
+    const int32_t *s = t->sym + t->woff[w];
+    int64_t f = sign * t->wfreq[w];
+    for (int32_t i = 0; i < t->wlen[w]; i++) {
+        t->tokc[s[i]] += f;
+        if (sign > 0) t->inv[s[i]] = 1.0 / (double)t->tokc[s[i]];
+        if (i + 1 == t->wlen[w]) break;
+        int64_t p = pair_get(t, s[i], s[i + 1]);
+        if (p < 0) return ASSAY_ENOMEM;
+        t->pc[p] += f;
+        if (sign > 0 && (node_tok < 0 || s[i] == node_tok || s[i + 1] == node_tok) && node_add(t, p, w))
+            return ASSAY_ENOMEM;
+    }
+    return ASSAY_OK;
+}
+
+/* Replace every (a, b) in word w by tok, left to right; returns how many. */
+static int merge_word(trainer *t, int32_t w, int32_t a, int32_t b, int32_t tok) {
+    int32_t *s = t->sym + t->woff[w], n = t->wlen[w], k = 0, m = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (i + 1 < n && s[i] == a && s[i + 1] == b) {
+            s[k++] = tok;
+            i++;
+            m++;
+        } else {
+            s[k++] = s[i];
+        }
+    }
+    t->wlen[w] = k;
+    return m;
+}
+
+static int has_pair(const trainer *t, int32_t w, int32_t a, int32_t b) {
+    const int32_t *s = t->sym + t->woff[w];
+    for (int32_t i = 0; i + 1 < t->wlen[w]; i++)
+        if (s[i] == a && s[i + 1] == b) return 1;
+    return 0;
+}
+
+/* Pair i scores higher than pair j: count(ab) / (count(a) count(b)) exactly, then smaller a,
+ * then smaller b (bytes). */
+static int better(const trainer *t, int64_t i, int64_t j) {
+    u128 l = (u128)(uint64_t)t->pc[i] * (uint64_t)t->tokc[t->pa[j]] * (uint64_t)t->tokc[t->pb[j]];
+    u128 r = (u128)(uint64_t)t->pc[j] * (uint64_t)t->tokc[t->pa[i]] * (uint64_t)t->tokc[t->pb[i]];
+    if (l != r) return l > r;
+    int c = strcmp(strmap_key(&t->vocab, t->pa[i]), strmap_key(&t->vocab, t->pa[j]));
+    if (c) return c < 0;
+    return strcmp(strmap_key(&t->vocab, t->pb[i]), strmap_key(&t->vocab, t->pb[j])) < 0;
+}
+
+/* The best pair with count >= min_count (-1: none); *dead gets how many pairs have count 0. */
+static int64_t best_pair(const trainer *t, int64_t min_count, int64_t *dead) {
+    int64_t best = -1, nd = 0;
+    double bd = 0;
+    for (int64_t i = 0; i < t->np; i++) {
+        int64_t c = t->pc[i];
+        nd += c == 0;
+        if (c < min_count || c == 0) continue;
+        double d = (double)c * t->inv[t->pa[i]] * t->inv[t->pb[i]];
+        if (best < 0 || d > bd * (1 + 1e-9) || (d >= bd * (1 - 1e-9) && better(t, i, best))) {
+            best = i;
+            bd = d;
+        }
+    }
+    *dead = nd;
+    return best;
+}
+
+/* Drop pairs with count 0 (no word holds them) and rebuild the map. */
+static int compact_pairs(trainer *t) {
+    int64_t k = 0;
+    for (int64_t p = 0; p < t->np; p++) {
+        if (t->pc[p] == 0) continue;
+        t->pa[k] = t->pa[p];
+        t->pb[k] = t->pb[p];
+        t->pc[k] = t->pc[p];
+        t->phead[k++] = t->phead[p];
+    }
+    t->np = k;
+    return pairs_rehash(t, t->npslot);
+}
+
+/* One merge of pair p: the new token, then every word on the pair's list rewritten. */
+static int merge_pair(trainer *t, int64_t p, int64_t stamp) {
+    int32_t a = t->pa[p], b = t->pb[p], tok;
+    assay_buf name = {0};
+    int rc = assay_buf_append(&name, strmap_key(&t->vocab, a), strmap_keylen(&t->vocab, a));
+    if (!rc) rc = assay_buf_append(&name, strmap_key(&t->vocab, b) + 2, strmap_keylen(&t->vocab, b) - 2);
+    if (!rc) rc = tok_add(t, name.data, name.len, &tok);
+    assay_buf_deinit(&name);
+    for (int32_t nd = t->phead[p]; nd >= 0 && !rc; nd = t->nnext[nd]) {
+        int32_t w = t->nword[nd];
+        if (t->wstamp[w] == stamp || !has_pair(t, w, a, b)) continue;
+        t->wstamp[w] = stamp;
+        if (!(rc = word_counts(t, w, -1, 0))) {
+            merge_word(t, w, a, b, tok);
+            rc = word_counts(t, w, 1, tok);
+        }
+    }
+    t->inv[a] = t->tokc[a] ? 1.0 / (double)t->tokc[a] : 0;
+    t->inv[b] = t->tokc[b] ? 1.0 / (double)t->tokc[b] : 0;
+    return rc;
+}
+
+static int train_merges(trainer *t, const assay_wordpiece_train_options *o) {
+    int rc = ASSAY_OK;
+    for (int32_t w = 0; w < t->words.n && !rc; w++) rc = word_counts(t, w, 1, -1);
+    for (int64_t stamp = 1; !rc && t->vocab.n < o->vocab_size; stamp++) {
+        int64_t dead, p = best_pair(t, ASSAY_MAX(o->min_frequency, 1), &dead);
+        if (p < 0) break;
+        rc = merge_pair(t, p, stamp);
+        if (!rc && dead > 4096 && dead * 2 > t->np) rc = compact_pairs(t);
+    }
+    return rc;
+}
+
+int assay_wordpiece_train(const assay_wordpiece_train_options *o, const char *const *docs,
+                          int64_t n, assay_wordpiece **out, assay_error *err) {
+    trainer t;
+    memset(&t, 0, sizeof t);
+    *out = NULL;
+    if (o->vocab_size < ASSAY_WP_NSPECIAL)
+        return assay_error_set(err, ASSAY_EINVAL, "wordpiece trainer: vocab_size %d is below the %d special tokens",
+                               o->vocab_size, ASSAY_WP_NSPECIAL);
+    t.max_chars = ASSAY_MAX(1, ASSAY_MIN(o->tok.max_input_chars_per_word, WP_MAX_CHARS));
+    int rc = ASSAY_OK;
+    for (int64_t d = 0; d < n && !rc; d++)
+        if (docs[d]) rc = assay_wordpiece_basic(&o->tok, docs[d], strlen(docs[d]), count_word, &t);
+    if (!rc) rc = build_alphabet(&t);
+    if (!rc) rc = build_symbols(&t);
+    if (!rc) rc = train_merges(&t, o);
+    if (!rc) rc = wp_from_map(&t.vocab, &o->tok, "wordpiece trainer", out, err);
+    else rc = assay_error_set(err, rc, "wordpiece trainer: %s", assay_strerror(rc));
+    trainer_deinit(&t);
+    return rc;
+}
