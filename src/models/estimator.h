@@ -101,5 +101,6 @@ extern const assay_estimator_vt assay__textclf_vt;
 extern const assay_estimator_vt assay__nb_vt;
 extern const assay_estimator_vt assay__nblr_vt;
 extern const assay_estimator_vt assay__ensemble_vt;
+extern const assay_estimator_vt assay__svm_vt;
 
 #endif

@@ -13,6 +13,7 @@ static const assay_estimator_vt *const registry[] = {
     &assay__textclf_vt,
     &assay__nb_vt,
     &assay__nblr_vt,
+    &assay__svm_vt,
     &assay__ensemble_vt,
 };
 

@@ -12,6 +12,7 @@ set(ASSAY_MODELS_SOURCES
   src/models/textclf.c
   src/models/nb.c
   src/models/ensemble.c
+  src/models/svm.c
   src/models/calibrate.c
   src/models/model.c
 )
