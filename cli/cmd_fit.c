@@ -1402,6 +1402,11 @@ int cmd_fit(int argc, char **argv) {
     }
     /* The decision threshold: given, or the best accuracy on the out-of-fold predictions (as
      * predict will see them, after calibration). --value below chooses its own. */
+    if (tg.task != ASSAY_TASK_BINARY && !isnan(a.threshold)) {
+        rc = assay_error_set(&err, ASSAY_EINVAL, "--threshold applies to binary targets (this one is %s)",
+                             assay_task_name(tg.task));
+        goto fail;
+    }
     if (tg.task == ASSAY_TASK_BINARY && !a.value) {
         double thr = a.threshold, acc05 = NAN, acc = NAN;
         if (isnan(thr) && cv.noof) thr = accuracy_threshold(cv.oof_y, cv.oof_p, cv.noof, &acc05, &acc);

@@ -11,6 +11,7 @@
 #include "wordpiece.h"
 #include "model.h"
 #include "nn.h"
+#include "bert.h"
 #include "eval.h"
 #include "curves.h"
 #include "value.h"

@@ -6,4 +6,6 @@ set(ASSAY_NN_SOURCES
   src/nn/optim.c
   src/nn/net.c
   src/nn/train.c
+  src/nn/bert.c
+  src/nn/bert_io.c
 )

@@ -324,64 +324,103 @@ static int cmp_i64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* One document's row into idx / val (appended); its term count in *nnz. */
+static int transform_doc(const assay_vectorizer *v, row_ctx *c, const char *s, int64_t d,
+                         assay_buf *nb, assay_buf *idx, assay_buf *val, int64_t *nnz,
+                         assay_error *err) {
+    int rc;
+    nb->len = 0;
+    if ((rc = normalize_doc(&v->o.text, s ? s : "", d, nb, NULL, err))) return rc;
+    c->ntouched = 0;
+    if (assay_text_tokens(&v->o.text, nb->data, nb->len, row_token, c) || c->oom) return ASSAY_ENOMEM;
+    qsort(c->touched, (size_t)c->ntouched, sizeof *c->touched, cmp_i64);
+    double ss = 0;
+    for (int64_t k = 0; k < c->ntouched; k++) {
+        int64_t j = c->touched[k];
+        double x = c->count[j];
+        if (v->o.kind == ASSAY_VEC_BINARY) x = 1;
+        else if (v->o.sublinear_tf) x = 1 + log(x);
+        if (v->idf) x *= v->idf[j];
+        c->count[j] = x;
+        ss += x * x;
+    }
+    double scale = v->o.norm && ss > 0 ? 1 / sqrt(ss) : 1;
+    rc = ASSAY_OK;
+    for (int64_t k = 0; k < c->ntouched; k++) {
+        int64_t j = c->touched[k];
+        int32_t j32 = (int32_t)j;
+        float x = (float)(c->count[j] * scale);
+        c->count[j] = 0;
+        if (!rc && (assay_buf_append(idx, &j32, sizeof j32) || assay_buf_append(val, &x, sizeof x)))
+            rc = ASSAY_ENOMEM;
+    }
+    *nnz = c->ntouched;
+    return rc;
+}
+
+#define TRANSFORM_CHUNK 256 /* documents per task: rows are concatenated in document order */
+
+/* Documents are vectorized in fixed chunks spread over the OpenMP threads (each with its own
+ * scratch row), then the chunks' rows are concatenated in order: the matrix does not depend on
+ * the thread count. */
 int assay_vectorizer_transform(const assay_vectorizer *v, const char *const *docs, int64_t n,
                                assay_csr *out, assay_error *err) {
     memset(out, 0, sizeof *out);
     if (v->nfeat > INT32_MAX) return assay_error_set(err, ASSAY_EINVAL, "text vectorizer: too many columns");
-    row_ctx c = {v, assay_calloc((size_t)v->nfeat, sizeof(double)), NULL, 0, 0, 0};
+    int64_t nch = (n + TRANSFORM_CHUNK - 1) / TRANSFORM_CHUNK;
     int64_t *indptr = assay_calloc((size_t)n + 1, sizeof *indptr);
-    assay_buf idx = {0}, val = {0}, nb = {0};
-    int rc = c.count && indptr ? ASSAY_OK : ASSAY_ENOMEM;
-    for (int64_t d = 0; d < n && !rc; d++) {
-        nb.len = 0;
-        const char *s = docs[d] ? docs[d] : "";
-        if ((rc = normalize_doc(&v->o.text, s, d, &nb, NULL, err))) break;
-        c.ntouched = 0;
-        if (assay_text_tokens(&v->o.text, nb.data, nb.len, row_token, &c) || c.oom) {
-            rc = ASSAY_ENOMEM;
-            break;
+    assay_buf *cidx = assay_calloc((size_t)nch + 1, sizeof *cidx), *cval = assay_calloc((size_t)nch + 1, sizeof *cval);
+    int *crc = assay_calloc((size_t)nch + 1, sizeof *crc);
+    assay_error *cerr = assay_calloc((size_t)nch + 1, sizeof *cerr);
+    int rc = indptr && cidx && cval && crc && cerr ? ASSAY_OK : ASSAY_ENOMEM;
+#pragma omp parallel if (nch > 1 && !rc)
+    {
+        row_ctx c = {v, assay_calloc((size_t)v->nfeat + 1, sizeof(double)), NULL, 0, 0, 0};
+        assay_buf nb = {0};
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < nch; ch++) {
+            if (rc) continue;
+            if (!c.count) {
+                crc[ch] = ASSAY_ENOMEM;
+                continue;
+            }
+            int64_t lo = ch * TRANSFORM_CHUNK, hi = ASSAY_MIN(n, lo + TRANSFORM_CHUNK);
+            for (int64_t d = lo; d < hi && !crc[ch]; d++)
+                crc[ch] = transform_doc(v, &c, docs[d], d, &nb, &cidx[ch], &cval[ch], &indptr[d + 1], &cerr[ch]);
         }
-        qsort(c.touched, (size_t)c.ntouched, sizeof *c.touched, cmp_i64);
-        double ss = 0;
-        for (int64_t k = 0; k < c.ntouched; k++) {
-            int64_t j = c.touched[k];
-            double x = c.count[j];
-            if (v->o.kind == ASSAY_VEC_BINARY) x = 1;
-            else if (v->o.sublinear_tf) x = 1 + log(x);
-            if (v->idf) x *= v->idf[j];
-            c.count[j] = x;
-            ss += x * x;
-        }
-        double scale = v->o.norm && ss > 0 ? 1 / sqrt(ss) : 1;
-        for (int64_t k = 0; k < c.ntouched && !rc; k++) {
-            int64_t j = c.touched[k];
-            int32_t j32 = (int32_t)j;
-            float x = (float)(c.count[j] * scale);
-            c.count[j] = 0;
-            if (assay_buf_append(&idx, &j32, sizeof j32) || assay_buf_append(&val, &x, sizeof x)) rc = ASSAY_ENOMEM;
-        }
-        indptr[d + 1] = indptr[d] + c.ntouched;
+        assay_buf_deinit(&nb);
+        assay_free(c.count);
+        assay_free(c.touched);
     }
-    assay_buf_deinit(&nb);
-    assay_free(c.count);
-    assay_free(c.touched);
+    for (int64_t ch = 0; ch < nch && !rc; ch++) /* the first failure in document order */
+        if (crc[ch]) {
+            rc = crc[ch];
+            if (rc != ASSAY_ENOMEM) *err = cerr[ch];
+        }
+    if (!rc) {
+        for (int64_t d = 0; d < n; d++) indptr[d + 1] += indptr[d];
+        int64_t nnz = indptr[n];
+        out->indices = assay_mallocarray((size_t)nnz + 1, sizeof *out->indices);
+        out->values = assay_mallocarray((size_t)nnz + 1, sizeof *out->values);
+        if (!out->indices || !out->values) rc = ASSAY_ENOMEM;
+        for (int64_t ch = 0, q = 0; ch < nch && !rc; ch++) {
+            if (cidx[ch].len) memcpy(out->indices + q, cidx[ch].data, cidx[ch].len);
+            if (cval[ch].len) memcpy(out->values + q, cval[ch].data, cval[ch].len);
+            q += (int64_t)(cidx[ch].len / sizeof(int32_t));
+        }
+    }
+    for (int64_t ch = 0; cidx && cval && ch < nch; ch++) assay_buf_deinit(&cidx[ch]), assay_buf_deinit(&cval[ch]);
+    assay_free(cidx), assay_free(cval), assay_free(crc), assay_free(cerr);
     if (rc) {
         assay_free(indptr);
-        assay_buf_deinit(&idx);
-        assay_buf_deinit(&val);
+        assay_free(out->indices), assay_free(out->values);
+        memset(out, 0, sizeof *out);
         return rc == ASSAY_ENOMEM ? assay_error_set(err, ASSAY_ENOMEM, "text vectorizer: out of memory") : rc;
     }
     out->nrows = n;
     out->ncols = v->nfeat;
     out->nnz = indptr[n];
     out->indptr = indptr;
-    /* the buffers become the matrix's arrays (assay_buf memory is assay_malloc'ed) */
-    out->indices = idx.data ? (int32_t *)(void *)idx.data : assay_calloc(1, sizeof(int32_t));
-    out->values = val.data ? (float *)(void *)val.data : assay_calloc(1, sizeof(float));
-    if (!out->indices || !out->values) {
-        assay_csr_deinit(out);
-        return assay_error_set(err, ASSAY_ENOMEM, "text vectorizer: out of memory");
-    }
     return ASSAY_OK;
 }
 

@@ -54,6 +54,8 @@ check "auto: the saved ensemble predicts the test file as fit did" cmp -s autopr
 check "--threshold 0.3 is saved and reported" test "$(jqv .decision_threshold.threshold thr.json)" = 0.3
 expect_error "--threshold with --value" "give one" "$ASSAY" fit "$TRAIN" --target score --threshold 0.4 \
   --value "tp=1,fp=-1,fn=0,tn=0" --db none
+expect_error "--threshold on a regression" "applies to binary targets" "$ASSAY" fit "$SRC/examples/credit_data.csv" \
+  --target Amount --threshold 0.4 --cv 0 --model ridge --db none
 expect_error "--threshold 1.5" "--threshold: expected a number" "$ASSAY" fit "$TRAIN" --target score --threshold 1.5 --db none
 # the fastText format: "__label__X text" lines read as columns text and label
 FT="$SRC/tests/e2e/data/fine_foods_ft_train.txt" FTT="$SRC/tests/e2e/data/fine_foods_ft_test.txt"

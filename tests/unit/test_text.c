@@ -3,6 +3,8 @@
  * 1e-6; tests/parity/gen/gen_tfidf.py), NFKC and case folding, HTML, broken UTF-8 (replaced
  * and counted), placeholders, CJK characters and bigrams, stop words, n-grams, fastText-style
  * character n-grams, the hashing trick, empty documents, and the JSON round trip with malformed descriptions refused. */
+#include <omp.h>
+
 #include "check.h"
 #include "fixture.h"
 #include "internal.h"
@@ -277,6 +279,52 @@ static void test_char_ngrams(void) {
     CHECK(assay_vectorizer_fit(&c, d, 3, &v, &err) == ASSAY_EINVAL && !v);
 }
 
+/* The transform runs documents in chunks over the OpenMP threads: 1 and 2 threads give the same
+ * matrix, and a refusal (strict UTF-8) names the first bad document in document order. */
+static void test_threads(void) {
+    enum { N = 2000 };
+    static char buf[N][64];
+    const char *docs[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(buf[i], sizeof buf[i], "word%d common term%d and w%d %s", i % 97, i % 13, i % 7,
+                 i % 5 ? "great tea" : "stale");
+        docs[i] = buf[i];
+    }
+    assay_error err = {0};
+    assay_vectorizer_options o;
+    assay_vectorizer_options_init(&o, ASSAY_VEC_TFIDF);
+    assay_vectorizer *v = NULL;
+    CHECK_OK(assay_vectorizer_fit(&o, docs, N, &v, &err), &err);
+    if (!v) return;
+    assay_csr a = {0}, b = {0};
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    CHECK_OK(assay_vectorizer_transform(v, docs, N, &a, &err), &err);
+    omp_set_num_threads(2);
+    CHECK_OK(assay_vectorizer_transform(v, docs, N, &b, &err), &err);
+    CHECK(a.nnz == b.nnz && a.nnz > 0);
+    if (a.nnz == b.nnz) {
+        CHECK(memcmp(a.indptr, b.indptr, sizeof *a.indptr * (N + 1)) == 0);
+        CHECK(memcmp(a.indices, b.indices, sizeof *a.indices * (size_t)a.nnz) == 0);
+        CHECK(memcmp(a.values, b.values, sizeof *a.values * (size_t)a.nnz) == 0);
+    }
+    assay_csr_deinit(&a);
+    assay_csr_deinit(&b);
+    assay_vectorizer_free(v);
+    /* strict UTF-8: documents 1500 and 700 are bad; the error names 701 (1-based) */
+    o.text.strict_utf8 = 1;
+    v = NULL;
+    CHECK_OK(assay_vectorizer_fit(&o, docs, N, &v, &err), &err);
+    buf[1500][0] = (char)0xff;
+    buf[700][1] = (char)0xfe;
+    if (v) {
+        CHECK(assay_vectorizer_transform(v, docs, N, &a, &err) == ASSAY_EUTF8 && strstr(err.msg, "document 701"));
+        printf("  strict transform over 2 threads -> %s\n", err.msg);
+        assay_vectorizer_free(v);
+    }
+    omp_set_num_threads(saved);
+}
+
 static void test_edges(void) {
     assay_error err = {0};
     assay_vectorizer_options o;
@@ -346,5 +394,6 @@ int main(void) {
     RUN(test_char_ngrams);
     RUN(test_parity);
     RUN(test_edges);
+    RUN(test_threads);
     return check_summary();
 }
