@@ -50,8 +50,10 @@ static void gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N,
         return;
     }
     const int by_rows = M >= N, len = by_rows ? M : N;
-    int blk = (len + 7) / 8; /* at most 8 blocks of at least 32, a multiple of 16 */
-    blk = ASSAY_MAX(32, (blk + 15) / 16 * 16);
+    /* blocks of about 128 (a multiple of 16): large enough for OpenBLAS's packing to pay off,
+     * so a 256-wide layer is 2 calls as it was with 2 threads */
+    int blk = (len + (len + 127) / 128 - 1) / ((len + 127) / 128);
+    blk = (blk + 15) / 16 * 16;
     const int nblk = (len + blk - 1) / blk, T = omp_get_max_threads();
 #pragma omp parallel for schedule(static) num_threads(nblk < T ? nblk : T) if (T > 1 && nblk > 1)
     for (int b = 0; b < nblk; b++) {
