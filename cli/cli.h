@@ -125,6 +125,7 @@ int cmd_report(int argc, char **argv);
 /* assay report's argv (--data names the rows in the report) on rows already in memory. */
 int cli_report_on_table(int argc, char **argv, const assay_table *t);
 int cmd_cv(int argc, char **argv);
+int cmd_pretrain(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -4,6 +4,7 @@ set(ASSAY_CLI_SOURCES
   cli/common.c
   cli/cmd_profile.c
   cli/cmd_fit.c
+  cli/cmd_pretrain.c
   cli/fit_images.c
   cli/cmd_predict.c
   cli/cmd_eval.c

@@ -8,4 +8,5 @@ set(ASSAY_NN_SOURCES
   src/nn/train.c
   src/nn/bert.c
   src/nn/bert_io.c
+  src/nn/bert_mlm.c
 )

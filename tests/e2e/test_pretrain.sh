@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# test_pretrain.sh ASSAY SRC - assay pretrain end to end: a tiny BERT (hidden 32, 2 layers,
+# seq-len 32, a trained vocabulary of 500) pretrained by masked language modelling for 60 steps
+# on the first 300 kB of Austen (or a text written here) and on the fine foods review column;
+# loss.csv exists and the loss falls (mean of the last quarter below the first quarter); the
+# checkpoint is a Hugging Face BertForMaskedLM directory; a run stopped at step 25 and resumed
+# gives model.safetensors identical byte for byte to an uninterrupted run; a NaN loss stops
+# naming the step and keeps the last checkpoint; the refusals.
+source "$(dirname "$0")/lib.sh"
+CORPUS=corpus.txt
+if [ -f "$SRC/../shared/data/austen.txt" ]; then
+  head -c 300000 "$SRC/../shared/data/austen.txt" > "$CORPUS"
+else # a small text of its own: sentences drawn from a few templates
+  awk 'BEGIN { srand(3); split("the cat|a dog|my neighbour|the old farmer|her sister", s, "|");
+    split("walked to|looked at|talked about|thought of|wrote to", v, "|");
+    split("the river|the town|a letter|the garden|an old friend", o, "|");
+    for (i = 0; i < 12000; i++) printf "%s %s %s and then %s %s.\n", s[int(rand()*5)+1],
+      v[int(rand()*5)+1], o[int(rand()*5)+1], v[int(rand()*5)+1], o[int(rand()*5)+1] }' > "$CORPUS"
+fi
+TINY=(--hidden 32 --layers 2 --heads 2 --seq-len 32 --vocab-size 500 --batch-size 16 --lr 2e-3
+      --steps 60 --accum 2 --threads 2 --seed 7)
+
+"$ASSAY" pretrain "$CORPUS" --out run "${TINY[@]}" --json > run.json
+check "pretrain: exits 0" test $? -eq 0
+check "loss.csv has a header and 60 rows" test "$(head -1 run/loss.csv),$(grep -c '^[0-9]' run/loss.csv)" = "step,loss,lr,tokens_per_s,60"
+q=$(awk -F, 'NR > 1 { l[NR - 1] = $2; n = NR - 1 } END { for (i = 1; i <= n / 4; i++) a += l[i];
+    for (i = n - n / 4 + 1; i <= n; i++) b += l[i]; printf "%.4f %.4f", a / (n / 4), b / (n / 4) }' run/loss.csv)
+check "the loss falls: first quarter, last quarter = $q" awk -v a="${q% *}" -v b="${q#* }" 'BEGIN { exit !(b < a - 0.3) }'
+check "tokens counted and throughput reported" gt "$(jqv .tokens_per_s run.json)" 1000
+check "the checkpoint: config.json, vocab.txt, model.safetensors, training state" \
+  test -s run/config.json -a -s run/vocab.txt -a -s run/model.safetensors -a -s run/training_state.safetensors
+check "config.json: BertForMaskedLM, vocabulary 500" test \
+  "$(jq -r '.architectures[0] + " " + (.vocab_size | tostring) + " " + .model_type' run/config.json)" = "BertForMaskedLM 500 bert"
+check "vocab.txt: 500 tokens" test "$(wc -l < run/vocab.txt)" -eq 500
+hlen=$(od -An -t u8 -N 8 run/model.safetensors | tr -d ' ')
+names=$(head -c $((8 + hlen)) run/model.safetensors | tail -c "$hlen" | jq -r 'keys | join(" ")')
+for t in cls.predictions.bias cls.predictions.transform.dense.weight cls.predictions.transform.LayerNorm.weight \
+         bert.embeddings.word_embeddings.weight bert.encoder.layer.1.output.LayerNorm.bias; do
+  check "model.safetensors has $t" grep -qw -- "$t" <<< "$names"
+done
+# interrupted at step 25, resumed: the same bits as the straight run
+"$ASSAY" pretrain "$CORPUS" --out part "${TINY[@]}" --stop-at 25 --quiet > /dev/null
+check "stopped at step 25: loss.csv has 25 rows" test "$(grep -c '^[0-9]' part/loss.csv)" -eq 25
+"$ASSAY" pretrain "$CORPUS" --out part --resume --threads 2 --quiet > /dev/null
+check "resumed: exits 0" test $? -eq 0
+check "resume gives model.safetensors identical to the uninterrupted run" cmp -s run/model.safetensors part/model.safetensors
+check "resume gives the same optimizer state" cmp -s run/training_state.safetensors part/training_state.safetensors
+check "resumed loss.csv: 60 rows, the same losses" test \
+  "$(cut -d, -f1-3 part/loss.csv | md5sum)" = "$(cut -d, -f1-3 run/loss.csv | md5sum)"
+# the review column of a CSV
+"$ASSAY" pretrain "$SRC/examples/fine_foods_train.csv" --column review --out reviews "${TINY[@]}" \
+  --steps 12 --json > reviews.json
+check "CSV --column review: exits 0 with tokens ($(jqv .tokens reviews.json))" gt "$(jqv .tokens reviews.json)" 100000
+# invalid UTF-8 is replaced and counted
+printf 'caf\xe9 au lait \xff is nice\nand more words here for the vocabulary\n' > bad.txt
+"$ASSAY" pretrain bad.txt --out bad "${TINY[@]}" --steps 2 --vocab-size 100 --json > bad.json 2> bad.err
+check "invalid UTF-8: 2 bytes replaced and counted" test "$(jqv .invalid_utf8 bad.json)" = 2
+check "invalid UTF-8: a note on stderr" grep -q "2 invalid UTF-8 bytes replaced" bad.err
+# a diverging run stops at the NaN and keeps the last good checkpoint
+expect_error "a NaN loss names the step and the last checkpoint" "step [0-9]+: the loss is NaN; stopped \(the last good checkpoint in nan is from step 2" \
+  "$ASSAY" pretrain "$CORPUS" --out nan "${TINY[@]}" --lr 1e6 --warmup 0 --save-every 2 --quiet
+check "the NaN run kept its step-2 checkpoint" test -s nan/model.safetensors
+# refusals
+: > empty.txt
+expect_error "empty corpus" "empty.txt: no text to pretrain on" "$ASSAY" pretrain empty.txt --out e1 "${TINY[@]}"
+expect_error "missing file" "missing.txt: No such file" "$ASSAY" pretrain missing.txt --out e2 "${TINY[@]}"
+expect_error "--heads must divide --hidden" "--hidden 30 is not a multiple of --heads 4" \
+  "$ASSAY" pretrain "$CORPUS" --out e3 --hidden 30 --heads 4
+expect_error "no --out" "--out DIR is required" "$ASSAY" pretrain "$CORPUS"
+expect_error "a CSV without --column" "needs --column NAME" "$ASSAY" pretrain "$SRC/examples/fine_foods_train.csv" --out e4
+expect_error "an unknown --column" "no column 'nosuch'" "$ASSAY" pretrain "$SRC/examples/fine_foods_train.csv" --column nosuch --out e5
+expect_error "a second run into a used directory" "already holds a pretraining run" "$ASSAY" pretrain "$CORPUS" --out run "${TINY[@]}"
+expect_error "--resume without a checkpoint" "no checkpoint to resume" "$ASSAY" pretrain "$CORPUS" --out e6 --resume
+echo "a few other words" > other.txt
+expect_error "--resume on another corpus" "the corpus gives .* tokens" "$ASSAY" pretrain other.txt --out run --resume
+finish
