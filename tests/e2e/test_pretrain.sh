@@ -1,26 +1,18 @@
 #!/usr/bin/env bash
 # test_pretrain.sh ASSAY SRC - assay pretrain end to end: a tiny BERT (hidden 32, 2 layers,
 # seq-len 32, a trained vocabulary of 500) pretrained by masked language modelling for 60 steps
-# on the first 300 kB of Austen (or a text written here) and on the fine foods review column;
+# on the review column of the bundled fine foods reviews;
 # loss.csv exists and the loss falls (mean of the last quarter below the first quarter); the
 # checkpoint is a Hugging Face BertForMaskedLM directory; a run stopped at step 25 and resumed
 # gives model.safetensors identical byte for byte to an uninterrupted run; a NaN loss stops
 # naming the step and keeps the last checkpoint; the refusals.
 source "$(dirname "$0")/lib.sh"
-CORPUS=corpus.txt
-if [ -f "$SRC/../shared/data/austen.txt" ]; then
-  head -c 300000 "$SRC/../shared/data/austen.txt" > "$CORPUS"
-else # a small text of its own: sentences drawn from a few templates
-  awk 'BEGIN { srand(3); split("the cat|a dog|my neighbour|the old farmer|her sister", s, "|");
-    split("walked to|looked at|talked about|thought of|wrote to", v, "|");
-    split("the river|the town|a letter|the garden|an old friend", o, "|");
-    for (i = 0; i < 12000; i++) printf "%s %s %s and then %s %s.\n", s[int(rand()*5)+1],
-      v[int(rand()*5)+1], o[int(rand()*5)+1], v[int(rand()*5)+1], o[int(rand()*5)+1] }' > "$CORPUS"
-fi
+# the review column of the bundled fine foods reviews (a clone has no ../shared)
+CORPUS=("$SRC/examples/fine_foods_train.csv" --column review)
 TINY=(--hidden 32 --layers 2 --heads 2 --seq-len 32 --vocab-size 500 --batch-size 16 --lr 2e-3
       --steps 60 --accum 2 --threads 2 --seed 7)
 
-"$ASSAY" pretrain "$CORPUS" --out run "${TINY[@]}" --json > run.json
+"$ASSAY" pretrain "${CORPUS[@]}" --out run "${TINY[@]}" --json > run.json
 check "pretrain: exits 0" test $? -eq 0
 check "loss.csv has a header and 60 rows" test "$(head -1 run/loss.csv),$(grep -c '^[0-9]' run/loss.csv)" = "step,loss,lr,tokens_per_s,60"
 q=$(awk -F, 'NR > 1 { l[NR - 1] = $2; n = NR - 1 } END { for (i = 1; i <= n / 4; i++) a += l[i];
@@ -39,9 +31,9 @@ for t in cls.predictions.bias cls.predictions.transform.dense.weight cls.predict
   check "model.safetensors has $t" grep -qw -- "$t" <<< "$names"
 done
 # interrupted at step 25, resumed: the same bits as the straight run
-"$ASSAY" pretrain "$CORPUS" --out part "${TINY[@]}" --stop-at 25 --quiet > /dev/null
+"$ASSAY" pretrain "${CORPUS[@]}" --out part "${TINY[@]}" --stop-at 25 --quiet > /dev/null
 check "stopped at step 25: loss.csv has 25 rows" test "$(grep -c '^[0-9]' part/loss.csv)" -eq 25
-"$ASSAY" pretrain "$CORPUS" --out part --resume --threads 2 --quiet > /dev/null
+"$ASSAY" pretrain "${CORPUS[@]}" --out part --resume --threads 2 --quiet > /dev/null
 check "resumed: exits 0" test $? -eq 0
 check "resume gives model.safetensors identical to the uninterrupted run" cmp -s run/model.safetensors part/model.safetensors
 check "resume gives the same optimizer state" cmp -s run/training_state.safetensors part/training_state.safetensors
@@ -58,19 +50,19 @@ check "invalid UTF-8: 2 bytes replaced and counted" test "$(jqv .invalid_utf8 ba
 check "invalid UTF-8: a note on stderr" grep -q "2 invalid UTF-8 bytes replaced" bad.err
 # a diverging run stops at the NaN and keeps the last good checkpoint
 expect_error "a NaN loss names the step and the last checkpoint" "step [0-9]+: the loss is NaN; stopped \(the last good checkpoint in nan is from step 2" \
-  "$ASSAY" pretrain "$CORPUS" --out nan "${TINY[@]}" --lr 1e6 --warmup 0 --save-every 2 --quiet
+  "$ASSAY" pretrain "${CORPUS[@]}" --out nan "${TINY[@]}" --lr 1e6 --warmup 0 --save-every 2 --quiet
 check "the NaN run kept its step-2 checkpoint" test -s nan/model.safetensors
 # refusals
 : > empty.txt
 expect_error "empty corpus" "empty.txt: no text to pretrain on" "$ASSAY" pretrain empty.txt --out e1 "${TINY[@]}"
 expect_error "missing file" "missing.txt: No such file" "$ASSAY" pretrain missing.txt --out e2 "${TINY[@]}"
 expect_error "--heads must divide --hidden" "--hidden 30 is not a multiple of --heads 4" \
-  "$ASSAY" pretrain "$CORPUS" --out e3 --hidden 30 --heads 4
-expect_error "no --out" "--out DIR is required" "$ASSAY" pretrain "$CORPUS"
+  "$ASSAY" pretrain "${CORPUS[@]}" --out e3 --hidden 30 --heads 4
+expect_error "no --out" "--out DIR is required" "$ASSAY" pretrain "${CORPUS[@]}"
 expect_error "a CSV without --column" "needs --column NAME" "$ASSAY" pretrain "$SRC/examples/fine_foods_train.csv" --out e4
 expect_error "an unknown --column" "no column 'nosuch'" "$ASSAY" pretrain "$SRC/examples/fine_foods_train.csv" --column nosuch --out e5
-expect_error "a second run into a used directory" "already holds a pretraining run" "$ASSAY" pretrain "$CORPUS" --out run "${TINY[@]}"
-expect_error "--resume without a checkpoint" "no checkpoint to resume" "$ASSAY" pretrain "$CORPUS" --out e6 --resume
+expect_error "a second run into a used directory" "already holds a pretraining run" "$ASSAY" pretrain "${CORPUS[@]}" --out run "${TINY[@]}"
+expect_error "--resume without a checkpoint" "no checkpoint to resume" "$ASSAY" pretrain "${CORPUS[@]}" --out e6 --resume
 echo "a few other words" > other.txt
 expect_error "--resume on another corpus" "the corpus gives .* tokens" "$ASSAY" pretrain other.txt --out run --resume
 finish
