@@ -126,6 +126,7 @@ int cmd_report(int argc, char **argv);
 int cli_report_on_table(int argc, char **argv, const assay_table *t);
 int cmd_cv(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -15,6 +15,7 @@ static const cli_command commands[] = {
     {"profile", cmd_profile, "describe a data set: types, missing values, distributions"},
     {"fit", cmd_fit, "clean, featurize, fit, cross-validate and evaluate a model; save it"},
     {"pretrain", cmd_pretrain, "pretrain a BERT encoder on text by masked language modelling"},
+    {"embed", cmd_embed, "sentence embeddings of texts from a BERT encoder directory"},
     {"cv", cmd_cv, "cross-validate a model (stratified, grouped or time-ordered folds); record it"},
     {"tune", cmd_tune, "cross-validate a grid or random draws of hyperparameters; record them"},
     {"predict", cmd_predict, "predict rows of a data file with a saved model"},

@@ -5,6 +5,7 @@ set(ASSAY_CLI_SOURCES
   cli/cmd_profile.c
   cli/cmd_fit.c
   cli/cmd_pretrain.c
+  cli/cmd_embed.c
   cli/fit_images.c
   cli/cmd_predict.c
   cli/cmd_eval.c

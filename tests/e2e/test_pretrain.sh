@@ -65,4 +65,21 @@ expect_error "a second run into a used directory" "already holds a pretraining r
 expect_error "--resume without a checkpoint" "no checkpoint to resume" "$ASSAY" pretrain "${CORPUS[@]}" --out e6 --resume
 echo "a few other words" > other.txt
 expect_error "--resume on another corpus" "the corpus gives .* tokens" "$ASSAY" pretrain other.txt --out run --resume
+# assay embed: sentence embeddings from the pretrained directory
+printf 'great tea, love it\nstale and awful, threw it away\ngreat tea, love it\n' > texts.txt
+"$ASSAY" embed run texts.txt --out emb.csv --db none
+check "embed: a header e1..e32 and one row per text" \
+  test "$(head -1 emb.csv | tr , '\n' | wc -l),$(tail -n +2 emb.csv | wc -l)" = "32,3"
+d=$(awk -F, 'NR == 2 { for (i = 1; i <= NF; i++) a[i] = $i } NR == 4 { for (i = 1; i <= NF; i++) { x = $i - a[i]; m = x < 0 ? -x : x; if (m > d) d = m } } END { printf "%g", d }' emb.csv)
+check "embed: the same text twice gives the same embedding (max |diff| $d)" awk -v d="$d" 'BEGIN { exit !(d < 1e-5) }'
+d2=$(awk -F, 'NR == 2 { for (i = 1; i <= NF; i++) a[i] = $i } NR == 3 { for (i = 1; i <= NF; i++) { x = $i - a[i]; s += x * x } } END { printf "%g", s }' emb.csv)
+check "embed: different texts give different embeddings ($d2)" awk -v d="$d2" 'BEGIN { exit !(d > 1e-6) }'
+"$ASSAY" embed run "$SRC/examples/fine_foods_test.csv" --column review --max-len 16 --pooling cls --json \
+  --db none > emb.json 2> emb.err
+check "embed --json: 1000 texts of dimension 32" test "$(jq -r '"\(.texts) \(.dimension) \(.embeddings | length) \(.embeddings[0] | length)"' emb.json)" = "1000 32 1000 32"
+check "embed: the texts cut to --max-len are counted ($(cat emb.err))" grep -q "texts were longer than 16 tokens" emb.err
+expect_error "embed: --max-len past the positions" "the model has 512 positions" "$ASSAY" embed run texts.txt --max-len 1000 --db none
+expect_error "embed: not a model directory" "config.json" "$ASSAY" embed nowhere texts.txt --db none
+: > empty.txt
+expect_error "embed: no texts" "no texts" "$ASSAY" embed run empty.txt --db none
 finish
