@@ -17,6 +17,7 @@
 
 #include "core.h"
 #include "nn.h"
+#include "tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,6 +67,12 @@ int assay_bert_load(const char *dir, int num_labels, uint64_t seed, assay_bert *
  * with the names of Hugging Face's BertForSequenceClassification ("bert." prefix, classifier). */
 int assay_bert_save(const assay_bert *m, const char *dir, assay_error *err);
 void assay_bert_free(assay_bert *m);
+/* Write c as config.json at path (atomically). extra_json (NULL: none) is a JSON object whose
+ * keys are added or replace the written ones (a masked-LM checkpoint's architectures). */
+int assay_bert_config_save(const assay_bert_config *c, const char *extra_json, const char *path,
+                           assay_error *err);
+/* Add every parameter tensor of m to w under its Hugging Face name. */
+int assay_bert_add_tensors(const assay_bert *m, assay_mfile_writer *w, assay_error *err);
 
 const assay_bert_config *assay_bert_get_config(const assay_bert *m);
 

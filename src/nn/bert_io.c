@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../internal.h"
 #include "assay/bert.h"
@@ -342,7 +343,24 @@ static json_t *json_float(float v) {
     return json_real(strtod(s, NULL));
 }
 
-static int save_config(const assay_bert_config *c, const char *path, assay_error *err) {
+/* Write text to path atomically: path.tmp, fsync, rename. */
+static int write_atomic(const char *path, const char *text, assay_error *err) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *fp = fopen(tmp, "wb");
+    int ok = fp && fputs(text, fp) >= 0 && fputc('\n', fp) != EOF && fflush(fp) == 0 &&
+             fsync(fileno(fp)) == 0;
+    if (fp && fclose(fp)) ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+        const int e = errno;
+        remove(tmp);
+        return assay_error_set(err, ASSAY_EIO, "%s: %s", path, strerror(e));
+    }
+    return ASSAY_OK;
+}
+
+int assay_bert_config_save(const assay_bert_config *c, const char *extra_json, const char *path,
+                           assay_error *err) {
     json_t *j = json_object(), *arch = json_array(), *id2 = json_object(), *l2i = json_object();
     int rc = ASSAY_OK, bad = !j || !arch || !id2 || !l2i;
     if (!bad) {
@@ -380,20 +398,17 @@ static int save_config(const assay_bert_config *c, const char *path, assay_error
             id2 = l2i = NULL;
         }
     }
+    if (!bad && extra_json) { /* keys added or replaced by the caller */
+        json_t *x = json_loads(extra_json, 0, NULL);
+        bad |= !json_is_object(x) || json_object_update(j, x);
+        json_decref(x);
+    }
     char *text = bad ? NULL : json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (!text) {
         rc = assay_error_set(err, ASSAY_ENOMEM, "%s: out of memory", path);
         goto done;
     }
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *fp = fopen(tmp, "wb");
-    int ok = fp && fputs(text, fp) >= 0 && fputc('\n', fp) != EOF;
-    if (fp && fclose(fp)) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        rc = assay_error_set(err, ASSAY_EIO, "%s: %s", path, strerror(errno));
-        remove(tmp);
-    }
+    rc = write_atomic(path, text, err);
     free(text);
 done:
     json_decref(j);
@@ -403,22 +418,28 @@ done:
     return rc;
 }
 
-int assay_bert_save(const assay_bert *m, const char *dir, assay_error *err) {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return assay_error_set(err, ASSAY_EIO, "%s: %s", dir, strerror(errno));
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    int rc = save_config(assay_bert_get_config(m), path, err);
-    if (rc) return rc;
-    assay_mfile_writer *w = assay_mfile_writer_new();
-    if (!w) return assay_error_set(err, ASSAY_ENOMEM, "bert: out of memory");
+int assay_bert_add_tensors(const assay_bert *m, assay_mfile_writer *w, assay_error *err) {
     /* the buffer is only read; assay_bert_params hands out a writable pointer */
     const float *params = assay_bert_params((assay_bert *)(uintptr_t)m, NULL);
+    int rc = ASSAY_OK;
     for (int i = 0; i < assay_bert_tensor_count(m) && !rc; i++) {
         const assay_bert_tensor *t = assay_bert_tensor_at(m, i);
         rc = assay_mfile_writer_add(w, t->name, ASSAY_F32, t->ndim, t->shape, params + t->offset,
                                     err);
     }
+    return rc;
+}
+
+int assay_bert_save(const assay_bert *m, const char *dir, assay_error *err) {
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return assay_error_set(err, ASSAY_EIO, "%s: %s", dir, strerror(errno));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    int rc = assay_bert_config_save(assay_bert_get_config(m), NULL, path, err);
+    if (rc) return rc;
+    assay_mfile_writer *w = assay_mfile_writer_new();
+    if (!w) return assay_error_set(err, ASSAY_ENOMEM, "bert: out of memory");
+    rc = assay_bert_add_tensors(m, w, err);
     if (!rc) rc = assay_mfile_writer_meta(w, "format", "pt", err);
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if (!rc) rc = assay_mfile_writer_save(w, path, err);

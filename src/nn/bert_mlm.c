@@ -320,77 +320,19 @@ int assay_bert_mlm_step(assay_bert *bert, assay_bert_mlm *h, const assay_nn_opti
 
 /* ---- checkpoints ---------------------------------------------------------------------------- */
 
-/* A float as JSON through its shortest decimal form that reads back to the same float. */
-static json_t *json_float(float v) {
-    char s[32];
-    for (int p = 6; p <= 9; p++) {
-        snprintf(s, sizeof s, "%.*g", p, (double)v);
-        if ((float)strtod(s, NULL) == v) break;
-    }
-    return json_real(strtod(s, NULL));
-}
-
-/* Write text to path atomically: path.tmp, fsync, rename. */
-static int write_atomic(const char *path, const char *text, assay_error *err) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *fp = fopen(tmp, "wb");
-    int ok = fp && fputs(text, fp) >= 0 && fputc('\n', fp) != EOF && fflush(fp) == 0 &&
-             fsync(fileno(fp)) == 0;
-    if (fp && fclose(fp)) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        const int e = errno;
-        remove(tmp);
-        return assay_error_set(err, ASSAY_EIO, "%s: %s", path, strerror(e));
-    }
-    return ASSAY_OK;
-}
-
-static int save_config(const assay_bert_config *c, const char *path, assay_error *err) {
-    json_t *j = json_object();
-    if (!j) return assay_error_set(err, ASSAY_ENOMEM, "%s: out of memory", path);
-    int bad = 0;
-    bad |= json_object_set_new(j, "architectures", json_pack("[s]", "BertForMaskedLM"));
-    bad |= json_object_set_new(j, "model_type", json_string("bert"));
-    bad |= json_object_set_new(j, "vocab_size", json_integer(c->vocab_size));
-    bad |= json_object_set_new(j, "hidden_size", json_integer(c->hidden_size));
-    bad |= json_object_set_new(j, "num_hidden_layers", json_integer(c->num_hidden_layers));
-    bad |= json_object_set_new(j, "num_attention_heads", json_integer(c->num_attention_heads));
-    bad |= json_object_set_new(j, "intermediate_size", json_integer(c->intermediate_size));
-    bad |= json_object_set_new(j, "hidden_act", json_string("gelu"));
-    bad |= json_object_set_new(j, "max_position_embeddings", json_integer(c->max_position_embeddings));
-    bad |= json_object_set_new(j, "type_vocab_size", json_integer(c->type_vocab_size));
-    bad |= json_object_set_new(j, "layer_norm_eps", json_float(c->layer_norm_eps));
-    bad |= json_object_set_new(j, "hidden_dropout_prob", json_float(c->hidden_dropout_prob));
-    bad |= json_object_set_new(j, "attention_probs_dropout_prob",
-                               json_float(c->attention_probs_dropout_prob));
-    bad |= json_object_set_new(j, "position_embedding_type", json_string("absolute"));
-    bad |= json_object_set_new(j, "initializer_range", json_real(0.02));
-    bad |= json_object_set_new(j, "pad_token_id", json_integer(0));
-    bad |= json_object_set_new(j, "tie_word_embeddings", json_true());
-    char *text = bad ? NULL : json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(j);
-    if (!text) return assay_error_set(err, ASSAY_ENOMEM, "%s: out of memory", path);
-    int rc = write_atomic(path, text, err);
-    free(text);
-    return rc;
-}
-
 int assay_bert_mlm_save(const assay_bert *bert, const assay_bert_mlm *h, const char *dir,
                         assay_error *err) {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return assay_error_set(err, ASSAY_EIO, "%s: %s", dir, strerror(errno));
     char path[4096], num[32];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    int rc = save_config(assay_bert_get_config(bert), path, err);
+    int rc = assay_bert_config_save(assay_bert_get_config(bert),
+                                    "{\"architectures\": [\"BertForMaskedLM\"], \"pad_token_id\": 0, "
+                                    "\"tie_word_embeddings\": true}", path, err);
     if (rc) return rc;
     assay_mfile_writer *w = assay_mfile_writer_new();
     if (!w) return assay_error_set(err, ASSAY_ENOMEM, "bert mlm: out of memory");
-    const float *P = assay_bert_params((assay_bert *)(uintptr_t)bert, NULL);
-    for (int i = 0; i < assay_bert_tensor_count(bert) && !rc; i++) {
-        const assay_bert_tensor *t = assay_bert_tensor_at(bert, i);
-        rc = assay_mfile_writer_add(w, t->name, ASSAY_F32, t->ndim, t->shape, P + t->offset, err);
-    }
+    rc = assay_bert_add_tensors(bert, w, err);
     for (int i = 0; i < H_NT && !rc; i++)
         rc = assay_mfile_writer_add(w, h->t[i].name, ASSAY_F32, h->t[i].ndim, h->t[i].shape,
                                     h->params + h->t[i].offset, err);
