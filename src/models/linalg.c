@@ -88,3 +88,21 @@ int assay__tensor_exact(const assay_mfile *f, const char *prefix, const char *wh
     }
     return ASSAY_OK;
 }
+
+int assay__tensor_read_f64(const assay_mfile *f, const char *prefix, const char *what, int ndim,
+                           const int64_t *shape, double *dst, assay_error *err) {
+    const assay_tensor *t;
+    int rc = assay__tensor_exact(f, prefix, what, ASSAY_F64, ndim, shape, &t, err);
+    if (rc) return rc;
+    size_t cnt = 1;
+    for (int i = 0; i < ndim; i++) cnt *= (size_t)shape[i];
+    if (cnt) memcpy(dst, t->data, cnt * sizeof *dst);
+    return ASSAY_OK;
+}
+
+int assay__tensor_write_f64(assay_mfile_writer *w, const char *prefix, const char *what, int ndim,
+                            const int64_t *shape, const double *data, assay_error *err) {
+    char name[256];
+    snprintf(name, sizeof name, "%s%s", prefix, what);
+    return assay_mfile_writer_add(w, name, ASSAY_F64, ndim, shape, data, err);
+}

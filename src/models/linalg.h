@@ -60,6 +60,13 @@ int assay__matrix_check(const assay_matrix *X, int64_t d, const char *what, assa
 int assay__tensor_exact(const assay_mfile *f, const char *prefix, const char *what, assay_dtype dt,
                         int ndim, const int64_t *shape, const assay_tensor **out, assay_error *err);
 
+/* F64 tensors prefix + what: read one of exactly shape into dst (assay__tensor_exact's checks),
+ * or add data of that shape to a writer. */
+int assay__tensor_read_f64(const assay_mfile *f, const char *prefix, const char *what, int ndim,
+                           const int64_t *shape, double *dst, assay_error *err);
+int assay__tensor_write_f64(assay_mfile_writer *w, const char *prefix, const char *what, int ndim,
+                            const int64_t *shape, const double *data, assay_error *err);
+
 /* Refuse non-finite or negative sample weights or an all-zero weight vector (w may be NULL).
  * *sumw receives the sum (n when w is NULL). */
 int assay__weights_check(const double *w, int64_t n, const char *what, double *sumw,

@@ -650,23 +650,13 @@ static int lr_save(const assay_estimator *e, assay_mfile_writer *w, const char *
     return ASSAY_OK;
 }
 
-static int load_vec(const assay_mfile *f, const char *prefix, const char *what, int ndim,
-                    const int64_t *shape, double *dst, assay_error *err) {
-    const assay_tensor *t;
-    int rc = assay__tensor_exact(f, prefix, what, ASSAY_F64, ndim, shape, &t, err);
-    if (rc) return rc;
-    size_t cnt = (size_t)shape[0] * (size_t)(ndim > 1 ? shape[1] : 1);
-    if (cnt) memcpy(dst, t->data, cnt * sizeof *dst);
-    return ASSAY_OK;
-}
-
 static int lr_load(assay_estimator *e, const assay_mfile *f, const char *prefix,
                    const json_t *meta, assay_error *err) {
     logreg *m = (logreg *)e;
     int64_t shape[2] = {m->K1, e->nfeatures};
     int rc;
-    if ((rc = load_vec(f, prefix, "coef", 2, shape, m->coef, err)) ||
-        (rc = load_vec(f, prefix, "intercept", 1, shape, m->intercept, err)))
+    if ((rc = assay__tensor_read_f64(f, prefix, "coef", 2, shape, m->coef, err)) ||
+        (rc = assay__tensor_read_f64(f, prefix, "intercept", 1, shape, m->intercept, err)))
         return rc;
     if (meta) {
         json_t *v;

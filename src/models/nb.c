@@ -217,32 +217,14 @@ static int nb_predict(const assay_estimator *e, const assay_matrix *X, double *o
     return ASSAY_OK;
 }
 
-/* A tensor prefix+what of exactly shape (1 or 2 dims), finite, into dst. */
-static int load_f64(const assay_mfile *f, const char *prefix, const char *what, int ndim,
-                    const int64_t *shape, double *dst, assay_error *err) {
-    const assay_tensor *t;
-    int rc = assay__tensor_exact(f, prefix, what, ASSAY_F64, ndim, shape, &t, err);
-    if (rc) return rc;
-    size_t cnt = (size_t)shape[0] * (size_t)(ndim > 1 ? shape[1] : 1);
-    if (cnt) memcpy(dst, t->data, cnt * sizeof *dst);
-    return ASSAY_OK;
-}
-
-static int add_f64(assay_mfile_writer *w, const char *prefix, const char *what, int ndim,
-                   const int64_t *shape, const double *data, assay_error *err) {
-    char name[256];
-    snprintf(name, sizeof name, "%s%s", prefix, what);
-    return assay_mfile_writer_add(w, name, ASSAY_F64, ndim, shape, data, err);
-}
-
 static int nb_save(const assay_estimator *e, assay_mfile_writer *w, const char *prefix,
                    json_t *meta, assay_error *err) {
     const nb *m = (const nb *)e;
     int64_t shape[2] = {e->nclasses, e->nfeatures};
     int rc;
     (void)meta;
-    if ((rc = add_f64(w, prefix, "weights", 2, shape, m->w, err)) ||
-        (rc = add_f64(w, prefix, "prior", 1, shape, m->prior, err)))
+    if ((rc = assay__tensor_write_f64(w, prefix, "weights", 2, shape, m->w, err)) ||
+        (rc = assay__tensor_write_f64(w, prefix, "prior", 1, shape, m->prior, err)))
         return rc;
     return ASSAY_OK;
 }
@@ -253,8 +235,8 @@ static int nb_load(assay_estimator *e, const assay_mfile *f, const char *prefix,
     int64_t shape[2] = {e->nclasses, e->nfeatures};
     int rc;
     (void)meta;
-    if ((rc = load_f64(f, prefix, "weights", 2, shape, m->w, err)) ||
-        (rc = load_f64(f, prefix, "prior", 1, shape, m->prior, err)))
+    if ((rc = assay__tensor_read_f64(f, prefix, "weights", 2, shape, m->w, err)) ||
+        (rc = assay__tensor_read_f64(f, prefix, "prior", 1, shape, m->prior, err)))
         return rc;
     return ASSAY_OK;
 }
@@ -411,7 +393,7 @@ static int nblr_save(const assay_estimator *e, assay_mfile_writer *w, const char
     const nblr *m = (const nblr *)e;
     int64_t shape[1] = {e->nfeatures};
     char sub[256];
-    int rc = add_f64(w, prefix, "nb_ratio", 1, shape, m->r, err);
+    int rc = assay__tensor_write_f64(w, prefix, "nb_ratio", 1, shape, m->r, err);
     if (rc) return rc;
     snprintf(sub, sizeof sub, "%slr.", prefix);
     return m->lr->vt->save(m->lr, w, sub, meta, err);
@@ -422,7 +404,7 @@ static int nblr_load(assay_estimator *e, const assay_mfile *f, const char *prefi
     nblr *m = (nblr *)e;
     int64_t shape[1] = {e->nfeatures};
     char sub[256];
-    int rc = load_f64(f, prefix, "nb_ratio", 1, shape, m->r, err);
+    int rc = assay__tensor_read_f64(f, prefix, "nb_ratio", 1, shape, m->r, err);
     if (rc) return rc;
     snprintf(sub, sizeof sub, "%slr.", prefix);
     return m->lr->vt->load(m->lr, f, sub, meta, err);

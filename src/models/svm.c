@@ -199,29 +199,14 @@ static int svm_predict(const assay_estimator *e, const assay_matrix *X, double *
     return ASSAY_OK;
 }
 
-static int save_t(assay_mfile_writer *w, const char *prefix, const char *what, int ndim,
-                  const int64_t *shape, const double *data, assay_error *err) {
-    char name[256];
-    snprintf(name, sizeof name, "%s%s", prefix, what);
-    return assay_mfile_writer_add(w, name, ASSAY_F64, ndim, shape, data, err);
-}
-
-static int load_t(const assay_mfile *f, const char *prefix, const char *what, int ndim,
-                  const int64_t *shape, double *dst, assay_error *err) {
-    const assay_tensor *t;
-    int rc = assay__tensor_exact(f, prefix, what, ASSAY_F64, ndim, shape, &t, err);
-    if (!rc) memcpy(dst, t->data, (size_t)shape[0] * (size_t)(ndim > 1 ? shape[1] : 1) * sizeof *dst);
-    return rc;
-}
-
 static int svm_save(const assay_estimator *e, assay_mfile_writer *w, const char *prefix,
                     json_t *meta, assay_error *err) {
     const svm *m = (const svm *)e;
     int64_t cs[2] = {m->K1, e->nfeatures}, ps[2] = {m->K1, 2};
     int rc;
-    if ((rc = save_t(w, prefix, "coef", 2, cs, m->coef, err)) ||
-        (rc = save_t(w, prefix, "intercept", 1, cs, m->intercept, err)) ||
-        (rc = save_t(w, prefix, "platt", 2, ps, m->platt, err)))
+    if ((rc = assay__tensor_write_f64(w, prefix, "coef", 2, cs, m->coef, err)) ||
+        (rc = assay__tensor_write_f64(w, prefix, "intercept", 1, cs, m->intercept, err)) ||
+        (rc = assay__tensor_write_f64(w, prefix, "platt", 2, ps, m->platt, err)))
         return rc;
     if (meta && json_object_set_new(meta, "n_iter", json_integer(m->n_iter)))
         return assay_error_set(err, ASSAY_ENOMEM, "svm: out of memory saving");
@@ -233,9 +218,9 @@ static int svm_load(assay_estimator *e, const assay_mfile *f, const char *prefix
     svm *m = (svm *)e;
     int64_t cs[2] = {m->K1, e->nfeatures}, ps[2] = {m->K1, 2};
     int rc;
-    if ((rc = load_t(f, prefix, "coef", 2, cs, m->coef, err)) ||
-        (rc = load_t(f, prefix, "intercept", 1, cs, m->intercept, err)) ||
-        (rc = load_t(f, prefix, "platt", 2, ps, m->platt, err)))
+    if ((rc = assay__tensor_read_f64(f, prefix, "coef", 2, cs, m->coef, err)) ||
+        (rc = assay__tensor_read_f64(f, prefix, "intercept", 1, cs, m->intercept, err)) ||
+        (rc = assay__tensor_read_f64(f, prefix, "platt", 2, ps, m->platt, err)))
         return rc;
     json_t *v = meta ? json_object_get(meta, "n_iter") : NULL;
     if (json_is_integer(v)) m->n_iter = (long)json_integer_value(v);
