@@ -606,6 +606,15 @@ static int tc_fit(assay_estimator *e, const assay_design *d, assay_error *err) {
         return assay_error_set(err, ASSAY_EINVAL, "textclf: the design has %lld columns, not %lld",
                                (long long)d->X.d, (long long)m->V);
     int64_t n = d->X.n;
+    /* negative values (standardised numeric columns beside the text) are checked on the design
+     * itself: weights=presence would turn them into terms */
+    const float *v = d->X.csr ? d->X.csr->values : d->X.dense;
+    int64_t nv = d->X.csr ? d->X.csr->nnz : d->X.n * d->X.d;
+    for (int64_t p = 0; p < nv; p++)
+        if (v[p] < 0)
+            return assay_error_set(err, ASSAY_ENOTSUP,
+                                   "textclf: needs non-negative features (counts or TF-IDF of text "
+                                   "columns); the design holds %g", (double)v[p]);
     assay_csr tmp = {0};
     const assay_csr *X;
     if ((rc = as_csr(&d->X, m->presence, &tmp, &X, err))) return rc;

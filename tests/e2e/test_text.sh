@@ -57,6 +57,13 @@ expect_error "--threshold with --value" "give one" "$ASSAY" fit "$TRAIN" --targe
 expect_error "--threshold on a regression" "applies to binary targets" "$ASSAY" fit "$SRC/examples/credit_data.csv" \
   --target Amount --threshold 0.4 --cv 0 --model ridge --db none
 expect_error "--threshold 1.5" "--threshold: expected a number" "$ASSAY" fit "$TRAIN" --target score --threshold 1.5 --db none
+# text beside a numeric column: the models that need non-negative features are listed as not
+# applicable and auto goes on with the others
+head -401 "$TRAIN" | awk 'NR == 1 { print $0 ",\"price\""; next } { printf "%s,%d.5\n", $0, NR % 17 }' > mixed.csv
+"$ASSAY" fit mixed.csv --target score --cv 3 --db none --out mixed.assay > mixed.out 2>&1
+check "mixed table: auto exits 0" test $? -eq 0
+check "mixed table: nb, nblr and textclf are listed as not applicable" \
+  test "$(grep -E '^  -  +(nb|nblr|textclf) ' mixed.out | grep -c 'needs non-negative features')" -eq 7
 # the fastText format: "__label__X text" lines read as columns text and label
 FT="$SRC/tests/e2e/data/fine_foods_ft_train.txt" FTT="$SRC/tests/e2e/data/fine_foods_ft_test.txt"
 "$ASSAY" fit "$FT" --target label --test "$FTT" --model nblr --cv 0 --db none --out ft.assay --json > ft.json
