@@ -54,6 +54,10 @@ static void fit_usage(FILE *f) {
             "                       fc256-fc128; convN[xK][bn], fcN[bn], pool, avgpool, drop[P]\n"
             "  --epochs N --batch-size N --lr X --weight-decay X --dropout P\n"
             "  --optimizer O        adam (default), adamw, sgd, momentum, nesterov\n"
+            "text transformer (--model bert; --epochs (3), --batch-size (16), --lr (5e-5) apply):\n"
+            "  --encoder DIR        the pretrained encoder: config.json, vocab.txt and\n"
+            "                       model.safetensors (assay pretrain, or a Hugging Face BERT);\n"
+            "                       --params max_len=128,warmup=0.1,init=random (fresh weights)\n"
             "images: DATA is an IDX image file (gzip or raw) with --labels FILE, or a folder with\n"
             "one sub-folder of PNG images per class; --test FILE (--test-labels FILE) or --test DIR\n"
             "  --labels FILE        the IDX labels of DATA\n"
@@ -61,7 +65,8 @@ static void fit_usage(FILE *f) {
             "  --test FILE          a separate test set (default: a holdout of DATA)\n"
             "  --test-size F        fraction of rows held out for testing (default 0.2; 0: none)\n"
             "  --time-column COL    split by time: the latest rows are the test set\n"
-            "  --cv K               K-fold cross-validation on the training rows (default 5; 0: off)\n"
+            "  --cv K               K-fold cross-validation on the training rows (default 5, bert\n"
+            "                       0; 0: off)\n"
             "  --exclude COL        a column not to use as a feature (ids); repeatable\n"
             "  --out FILE           where to save the model (default: DATA's name + .assay)\n"
             "  --name NAME          registry name (default: the model file's base name)\n"
@@ -122,7 +127,7 @@ enum {
     OPT_OUTLIERS, OPT_OUTLIER_ACTION, OPT_OUTLIER_T, OPT_SCALE, OPT_ENCODE, OPT_MINFREQ,
     OPT_MAXCAT, OPT_UNSEEN, OPT_NODEDUP, OPT_PREDICTIONS, OPT_BUDGET, OPT_EARLY, OPT_MONOTONE,
     OPT_LABELS, OPT_TEST_LABELS, OPT_ARCH, OPT_HIDDEN, OPT_EPOCHS, OPT_BATCH, OPT_LR,
-    OPT_OPTIMIZER, OPT_WD, OPT_DROPOUT, OPT_VALUE, OPT_VALUE_COLUMN, OPT_VALUE_BUDGET, OPT_TEXT_VEC, OPT_TEXT_NGRAMS, OPT_TEXT_MINDF, OPT_TEXT_MAXDF, OPT_TEXT_MAXF, OPT_TEXT_CHARS, OPT_STOP, OPT_ACCENTS, OPT_CALIBRATE, OPT_GROUP, OPT_GRID, OPT_RANDOM, OPT_REPORT, OPT_THRESHOLD, OPT_NOENS
+    OPT_OPTIMIZER, OPT_WD, OPT_DROPOUT, OPT_VALUE, OPT_VALUE_COLUMN, OPT_VALUE_BUDGET, OPT_TEXT_VEC, OPT_TEXT_NGRAMS, OPT_TEXT_MINDF, OPT_TEXT_MAXDF, OPT_TEXT_MAXF, OPT_TEXT_CHARS, OPT_STOP, OPT_ACCENTS, OPT_CALIBRATE, OPT_GROUP, OPT_GRID, OPT_RANDOM, OPT_REPORT, OPT_THRESHOLD, OPT_NOENS, OPT_ENCODER
 };
 
 static int parse_args(fit_cli *a, int argc, char **argv) {
@@ -167,6 +172,7 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         {"optimizer", required_argument, 0, OPT_OPTIMIZER},
         {"weight-decay", required_argument, 0, OPT_WD},
         {"dropout", required_argument, 0, OPT_DROPOUT},
+        {"encoder", required_argument, 0, OPT_ENCODER},
         {"value", required_argument, 0, OPT_VALUE},
         {"value-column", required_argument, 0, OPT_VALUE_COLUMN},
         {"budget", required_argument, 0, OPT_VALUE_BUDGET},
@@ -223,6 +229,7 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
                 return CLI_BAD_INPUT;
             }
             a->cv = (int)d;
+            a->cv_set = 1;
             break;
         case OPT_EXCLUDE:
             if (a->nexclude == MAX_EXCLUDE - 1) {
@@ -353,6 +360,7 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         case OPT_ARCH: a->arch = optarg; break;
         case OPT_HIDDEN: a->hidden = optarg; break;
         case OPT_EPOCHS: a->epochs = optarg; break;
+        case OPT_ENCODER: a->encoder = optarg; break;
         case OPT_BATCH: a->batch = optarg; break;
         case OPT_LR: a->lr = optarg; break;
         case OPT_OPTIMIZER: a->optimizer = optarg; break;
@@ -417,6 +425,8 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         return CLI_BAD_INPUT;
     }
     if (cli_fit_nn_params(a)) return CLI_BAD_INPUT;
+    /* fine-tuning a transformer is the cost of the whole run: no CV unless asked */
+    if (!a->cv_set && !strcmp(a->cmd, "fit") && a->fo.model && !strcmp(a->fo.model, "bert")) a->cv = 0;
     if (a->report && (a->images || strcmp(a->cmd, "fit"))) {
         fprintf(stderr, "assay %s: --report writes the HTML report of a table fit on its test rows; "
                         "otherwise run assay report MODEL --data FILE\n", a->cmd);
@@ -1509,6 +1519,7 @@ int cmd_fit(int argc, char **argv) {
         if (tj) {
             json_object_del(tj, "seconds");
             json_object_del(tj, "examples_per_second");
+            json_object_del(tj, "tokens_per_second");
             json_object_del(tj, "gflops");
             char *hs = json_dumps(tj, JSON_COMPACT | JSON_REAL_PRECISION(10));
             json_decref(tj);
@@ -1618,6 +1629,12 @@ int cmd_fit(int argc, char **argv) {
                                                    "invalid_cells", invalid_cells_json(t, 0)));
         json_object_set_new(doc, "prep", prep_json(&rep));
         json_object_set_new(doc, "features", json_integer(assay_model_nfeatures(model)));
+        { /* a network's training: epochs, losses, speed */
+            char *tr = assay_model_training_json(model);
+            json_t *tj = tr ? json_loads(tr, 0, NULL) : NULL;
+            assay_free(tr);
+            if (tj) json_object_set_new(doc, "training", tj);
+        }
         json_t *m = json_object();
         json_object_set_new(m, "test", test_metrics ? json_incref(test_metrics) : json_null());
         json_object_set_new(m, "cv", a.cv >= 2 ? cv_json(&cv) : json_null());

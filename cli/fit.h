@@ -16,6 +16,7 @@ typedef struct fit_cli {
     const char *data, *test_path, *out, *name, *time_column, *predictions;
     double test_size, time_budget;
     int cv;
+    int cv_set;                /* --cv was given */
     long early_stopping;
     assay_fit_options fo;
     const char *exclude[MAX_EXCLUDE];
@@ -24,6 +25,7 @@ typedef struct fit_cli {
     int images;                /* DATA is images (--labels given, or a folder) */
     const char *labels, *test_labels;
     const char *arch, *hidden, *epochs, *batch, *lr, *optimizer, *weight_decay, *dropout;
+    const char *encoder;       /* --encoder DIR: bert's pretrained encoder */
     char nn_params[1024];      /* --params plus the network options, as key=value */
     /* business value (binary): the gain or cost of each decision, per-row amounts */
     const char *value, *value_column;
@@ -39,9 +41,9 @@ typedef struct fit_cli {
 /* "credit_data" from "examples/credit_data.csv" (malloc'd). */
 char *cli_stem_of(const char *path);
 int cli_is_directory(const char *path);
-/* Fold --arch, --hidden, --epochs, --batch-size, --lr, --optimizer, --weight-decay and
- * --dropout into a->fo.params. Prints a message and returns non-zero when they are given to a
- * model that is not a network, or are malformed. */
+/* Fold --arch, --hidden, --epochs, --batch-size, --lr, --optimizer, --weight-decay, --dropout
+ * and --encoder into a->fo.params. Prints a message and returns non-zero when they are given to
+ * a model that does not take them, or are malformed. */
 int cli_fit_nn_params(fit_cli *a);
 /* `assay fit` on images: returns the exit status. */
 int cli_fit_images(fit_cli *a);

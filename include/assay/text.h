@@ -61,7 +61,14 @@ uint64_t assay_text_hash(const char *tok, size_t n);
 
 /* ---- vectorizers -------------------------------------------------------------------------- */
 
-typedef enum { ASSAY_VEC_TFIDF = 0, ASSAY_VEC_COUNT, ASSAY_VEC_BINARY, ASSAY_VEC_HASH } assay_vec_kind;
+/* WORDPIECE is not a bag of words but a token sequence for a Transformer (bert): BERT's tokenizer
+ * (wordpiece.h) with the vocabulary read from `vocab` at fit and kept in the vectorizer; design
+ * column j of a document holds, as a float, the id of its j-th WordPiece token (no [CLS] or
+ * [SEP]; at most max_len tokens, the tail cut). Its rows have one entry per token, zero ids
+ * included, and the text options above do not apply (BERT's own normalization does). */
+typedef enum {
+    ASSAY_VEC_TFIDF = 0, ASSAY_VEC_COUNT, ASSAY_VEC_BINARY, ASSAY_VEC_HASH, ASSAY_VEC_WORDPIECE
+} assay_vec_kind;
 
 typedef struct assay_vectorizer_options {
     assay_text_options text;
@@ -75,6 +82,10 @@ typedef struct assay_vectorizer_options {
     int norm;                  /* 1: rows scaled to unit L2 norm (default 1 for TFIDF and
                                   HASH, 0 for COUNT and BINARY) */
     int64_t hash_features;     /* HASH: buckets (default 2^20) */
+    char vocab[512];           /* WORDPIECE: path of the vocab.txt read at fit */
+    int max_len;               /* WORDPIECE: tokens kept per document (default 128) */
+    int lowercase;             /* WORDPIECE: BERT's do_lower_case (default 1; accents are
+                                  stripped with it, as BertTokenizer) */
 } assay_vectorizer_options;
 
 void assay_vectorizer_options_init(assay_vectorizer_options *o, assay_vec_kind kind);
@@ -88,7 +99,7 @@ int assay_vectorizer_fit(const assay_vectorizer_options *o, const char *const *d
 int assay_vectorizer_transform(const assay_vectorizer *v, const char *const *docs, int64_t n,
                                assay_csr *out, assay_error *err);
 int64_t assay_vectorizer_nfeatures(const assay_vectorizer *v);
-/* The term of column j (vocabulary in byte order), or NULL for HASH. */
+/* The term of column j (vocabulary in byte order), or NULL for HASH and WORDPIECE. */
 const char *assay_vectorizer_term(const assay_vectorizer *v, int64_t j);
 /* The fitted idf of column j (1 when the kind has none). */
 double assay_vectorizer_idf(const assay_vectorizer *v, int64_t j);

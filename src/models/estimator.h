@@ -40,7 +40,11 @@ typedef struct assay_design {
  * (NaN for missing cells, categorical codes; see ASSAY_ENCODE_NATIVE). SPARSE: it trains and
  * predicts on CSR designs (text columns give them). TEXT: made for text features (counts,
  * TF-IDF); --model auto tries it only on tables with text columns. */
-enum { ASSAY_EST_NATIVE = 1, ASSAY_EST_EARLY_STOPPING = 2, ASSAY_EST_SPARSE = 4, ASSAY_EST_TEXT = 8 };
+enum {
+    ASSAY_EST_NATIVE = 1, ASSAY_EST_EARLY_STOPPING = 2, ASSAY_EST_SPARSE = 4, ASSAY_EST_TEXT = 8,
+    ASSAY_EST_SEQUENCE = 16 /* reads token sequences of text columns only (bert): the model
+                               leaves the other columns out */
+};
 
 typedef struct assay_estimator assay_estimator;
 
@@ -77,6 +81,9 @@ typedef struct assay_estimator_vt {
     int (*coefficients)(const assay_estimator *e, double *coef);
     /* Optional. A JSON object describing the training (history, time), or NULL. */
     json_t *(*training)(const assay_estimator *e);
+    /* Optional. Adjust the preprocessing options from the parameters before the pipeline is
+     * fitted (bert: text columns become WordPiece ids of its encoder's vocabulary). */
+    int (*prep)(const assay_params *p, assay_prep_options *o, assay_error *err);
 } assay_estimator_vt;
 
 /* Every estimator struct starts with this. */
@@ -102,5 +109,6 @@ extern const assay_estimator_vt assay__nb_vt;
 extern const assay_estimator_vt assay__nblr_vt;
 extern const assay_estimator_vt assay__ensemble_vt;
 extern const assay_estimator_vt assay__svm_vt;
+extern const assay_estimator_vt assay__bert_vt;
 
 #endif

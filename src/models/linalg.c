@@ -106,3 +106,10 @@ int assay__tensor_write_f64(assay_mfile_writer *w, const char *prefix, const cha
     snprintf(name, sizeof name, "%s%s", prefix, what);
     return assay_mfile_writer_add(w, name, ASSAY_F64, ndim, shape, data, err);
 }
+
+void assay__softmax_f32(const float *z, int K, double *p) {
+    double mx = z[0], s = 0;
+    for (int k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
+    for (int k = 0; k < K; k++) s += p[k] = exp(z[k] - mx);
+    for (int k = 0; k < K; k++) p[k] /= s;
+}

@@ -67,6 +67,9 @@ int assay__tensor_read_f64(const assay_mfile *f, const char *prefix, const char 
 int assay__tensor_write_f64(assay_mfile_writer *w, const char *prefix, const char *what, int ndim,
                             const int64_t *shape, const double *data, assay_error *err);
 
+/* p (K) = softmax of the logits z (K), computed in double. */
+void assay__softmax_f32(const float *z, int K, double *p);
+
 /* Refuse non-finite or negative sample weights or an all-zero weight vector (w may be NULL).
  * *sumw receives the sum (n when w is NULL). */
 int assay__weights_check(const double *w, int64_t n, const char *what, double *sumw,

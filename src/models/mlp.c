@@ -11,6 +11,7 @@
  * keeps those with its input description). */
 #include "../nn/net.h"
 #include "estimator.h"
+#include "linalg.h"
 
 typedef struct mlp {
     assay_estimator base;
@@ -343,10 +344,7 @@ static int mlp_predict(const assay_estimator *e, const assay_matrix *X, double *
                 p[0] = z[0] * m->y_scale + m->y_mean;
                 continue;
             }
-            double mx = z[0], s = 0;
-            for (int k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
-            for (int k = 0; k < K; k++) s += p[k] = exp(z[k] - mx);
-            for (int k = 0; k < K; k++) p[k] /= s;
+            assay__softmax_f32(z, K, p);
         }
     }
     assay_free(o);

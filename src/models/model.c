@@ -453,11 +453,30 @@ int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int6
     tg.nclasses = 0;
     m->threshold = 0.5;
 
-    exclude = assay_calloc((size_t)o->nexclude + 1, sizeof *exclude);
+    exclude = assay_calloc((size_t)o->nexclude + (size_t)t->ncols + 1, sizeof *exclude);
     if (!exclude) goto nomem;
-    exclude[0] = o->target;
-    for (int i = 0; i < o->nexclude; i++) exclude[i + 1] = o->exclude[i];
+    int nex = 0;
+    exclude[nex++] = o->target;
+    for (int i = 0; i < o->nexclude; i++) exclude[nex++] = o->exclude[i];
+    if (vt->flags & ASSAY_EST_SEQUENCE) { /* it reads text columns only */
+        int ntext = 0;
+        for (int c = 0; c < t->ncols; c++) {
+            if (t->cols[c].type != ASSAY_COL_TEXT) exclude[nex++] = t->cols[c].name;
+            else if (strcmp(t->cols[c].name, o->target) != 0) ntext++;
+        }
+        if (ntext == 0) {
+            rc = assay_error_set(err, ASSAY_EINVAL, "model '%s' reads text columns and %s has none "
+                                 "(mark one with --column NAME:text)", kind, source_name(t));
+            goto fail;
+        }
+    }
     assay_prep_options prep = o->prep;
+    if (vt->prep) {
+        assay_params pp = {0};
+        if (!(rc = assay_params_parse(o->params, &pp, err))) rc = vt->prep(&pp, &prep, err);
+        assay_params_deinit(&pp);
+        if (rc) goto fail;
+    }
     if (vt->flags & ASSAY_EST_NATIVE) { /* the estimator handles missing values and categories */
         prep.impute_numeric = ASSAY_IMPUTE_NONE;
         prep.impute_categorical = ASSAY_IMPUTE_NONE;
@@ -466,7 +485,7 @@ int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int6
         prep.encode = ASSAY_ENCODE_NATIVE;
         prep.unseen = ASSAY_UNSEEN_IGNORE;
     }
-    if ((rc = assay_pipeline_fit(&prep, t, kept, nkept, exclude, o->nexclude + 1, &m->pipe,
+    if ((rc = assay_pipeline_fit(&prep, t, kept, nkept, exclude, nex, &m->pipe,
                                  report, err)))
         goto fail;
     if (report) {

@@ -14,6 +14,7 @@ static const assay_estimator_vt *const registry[] = {
     &assay__nb_vt,
     &assay__nblr_vt,
     &assay__svm_vt,
+    &assay__bert_vt,
     &assay__ensemble_vt,
 };
 

@@ -10,6 +10,7 @@
  * assay's own. */
 #include <jansson.h>
 
+#include "assay/wordpiece.h"
 #include "prep_internal.h"
 
 #define VOCAB_MAX ((int64_t)1 << 31)
@@ -99,6 +100,7 @@ struct assay_vectorizer {
     int64_t invalid;
     char *term_tmp;             /* for assay_vectorizer_term: terms are not NUL-terminated */
     char **terms;               /* lazily built NUL-terminated copies */
+    assay_wordpiece *wp;        /* WORDPIECE: the vocabulary and BERT's tokenizer */
 };
 
 void assay_vectorizer_options_init(assay_vectorizer_options *o, assay_vec_kind kind) {
@@ -110,6 +112,8 @@ void assay_vectorizer_options_init(assay_vectorizer_options *o, assay_vec_kind k
     o->smooth_idf = 1;
     o->norm = kind == ASSAY_VEC_TFIDF || kind == ASSAY_VEC_HASH;
     o->hash_features = (int64_t)1 << 20;
+    o->max_len = 128;
+    o->lowercase = 1;
 }
 
 static uint64_t term_hash(const char *s, size_t n) { return assay_hash64(s, n, 0); }
@@ -125,7 +129,9 @@ static int normalize_doc(const assay_text_options *o, const char *s, int64_t d, 
 }
 
 static const char *check_options(const assay_vectorizer_options *o) {
-    if ((int)o->kind < 0 || o->kind > ASSAY_VEC_HASH) return "unknown vectorizer kind";
+    if ((int)o->kind < 0 || o->kind > ASSAY_VEC_WORDPIECE) return "unknown vectorizer kind";
+    if (o->kind == ASSAY_VEC_WORDPIECE && (o->max_len < 1 || o->max_len > 65536))
+        return "the sequence length must be in 1..65536";
     if (!(o->min_df >= 0) || !(o->max_df > 0)) return "min_df and max_df must be positive";
     if (o->max_features < 0) return "max_features must be >= 0";
     if (o->kind == ASSAY_VEC_HASH && (o->hash_features < 1 || o->hash_features > ((int64_t)1 << 30)))
@@ -207,6 +213,21 @@ int assay_vectorizer_fit(const assay_vectorizer_options *o, const char *const *d
     assay_vectorizer *v = vec_new(o);
     if (!v) return assay_error_set(err, ASSAY_ENOMEM, "text vectorizer: out of memory");
     v->ndocs = n;
+    if (o->kind == ASSAY_VEC_WORDPIECE) { /* nothing to learn: the vocabulary is given */
+        assay_wordpiece_options wo;
+        assay_wordpiece_options_init(&wo);
+        wo.do_lower_case = o->lowercase;
+        int rc = o->vocab[0] ? assay_wordpiece_load(o->vocab, &wo, &v->wp, err)
+                             : assay_error_set(err, ASSAY_EINVAL, "text vectorizer: wordpiece needs a vocab.txt");
+        if (rc) {
+            assay_vectorizer_free(v);
+            return rc;
+        }
+        v->o.vocab[0] = '\0'; /* the vocabulary now lives in the vectorizer (and its JSON) */
+        v->nfeat = o->max_len;
+        *out = v;
+        return ASSAY_OK;
+    }
     if (o->kind == ASSAY_VEC_HASH) { /* nothing to learn but the invalid UTF-8 count */
         v->nfeat = o->hash_features;
         assay_buf nb = {0};
@@ -329,6 +350,22 @@ static int transform_doc(const assay_vectorizer *v, row_ctx *c, const char *s, i
                          assay_buf *nb, assay_buf *idx, assay_buf *val, int64_t *nnz,
                          assay_error *err) {
     int rc;
+    if (v->wp) { /* token ids by position */
+        int32_t *ids = NULL;
+        int64_t nid = 0;
+        (void)d;
+        (void)nb;
+        if ((rc = assay_wordpiece_tokenize(v->wp, s ? s : "", s ? strlen(s) : 0, &ids, &nid, err))) return rc;
+        if (nid > v->nfeat) nid = v->nfeat;
+        for (int64_t k = 0; k < nid && !rc; k++) {
+            int32_t j32 = (int32_t)k;
+            float x = (float)ids[k];
+            if (assay_buf_append(idx, &j32, sizeof j32) || assay_buf_append(val, &x, sizeof x)) rc = ASSAY_ENOMEM;
+        }
+        assay_free(ids);
+        *nnz = nid;
+        return rc;
+    }
     nb->len = 0;
     if ((rc = normalize_doc(&v->o.text, s ? s : "", d, nb, NULL, err))) return rc;
     c->ntouched = 0;
@@ -375,7 +412,7 @@ int assay_vectorizer_transform(const assay_vectorizer *v, const char *const *doc
     int rc = indptr && cidx && cval && crc && cerr ? ASSAY_OK : ASSAY_ENOMEM;
 #pragma omp parallel if (nch > 1 && !rc)
     {
-        row_ctx c = {v, assay_calloc((size_t)v->nfeat + 1, sizeof(double)), NULL, 0, 0, 0};
+        row_ctx c = {v, assay_calloc(v->wp ? 1 : (size_t)v->nfeat + 1, sizeof(double)), NULL, 0, 0, 0};
         assay_buf nb = {0};
 #pragma omp for schedule(dynamic, 1)
         for (int64_t ch = 0; ch < nch; ch++) {
@@ -427,7 +464,7 @@ int assay_vectorizer_transform(const assay_vectorizer *v, const char *const *doc
 int64_t assay_vectorizer_nfeatures(const assay_vectorizer *v) { return v ? v->nfeat : 0; }
 
 const char *assay_vectorizer_term(const assay_vectorizer *v, int64_t j) {
-    if (!v || v->o.kind == ASSAY_VEC_HASH || j < 0 || j >= v->nfeat) return NULL;
+    if (!v || v->o.kind == ASSAY_VEC_HASH || v->wp || j < 0 || j >= v->nfeat) return NULL;
     assay_vectorizer *m = (assay_vectorizer *)v; /* the copies are a cache */
     if (!m->terms) {
         m->terms = assay_calloc((size_t)v->nfeat, sizeof *m->terms);
@@ -462,12 +499,13 @@ void assay_vectorizer_free(assay_vectorizer *v) {
     assay_free(v->idf);
     assay_free(v->terms);
     assay_free(v->term_tmp);
+    assay_wordpiece_free(v->wp);
     assay_free(v);
 }
 
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
-static const char *const kind_names[] = {"tfidf", "count", "binary", "hash"};
+static const char *const kind_names[] = {"tfidf", "count", "binary", "hash", "wordpiece"};
 static const char *const case_names[] = {"keep", "lower", "fold"};
 
 char *assay_vectorizer_to_json(const assay_vectorizer *v) {
@@ -485,7 +523,14 @@ char *assay_vectorizer_to_json(const assay_vectorizer *v) {
                             o->smooth_idf, "norm", o->norm, "hash_features", (json_int_t)o->hash_features,
                             "n_docs", (json_int_t)v->ndocs);
     if (!doc) return NULL;
-    if (o->kind != ASSAY_VEC_HASH) {
+    if (v->wp) { /* the vocabulary in id order, and the tokenizer's settings */
+        json_t *terms = json_array();
+        for (int32_t j = 0; terms && j < assay_wordpiece_size(v->wp); j++)
+            json_array_append_new(terms, json_string(assay_wordpiece_token(v->wp, j)));
+        json_object_set_new(doc, "vocab", terms);
+        json_object_set_new(doc, "max_len", json_integer(o->max_len));
+        json_object_set_new(doc, "lowercase", json_boolean(o->lowercase));
+    } else if (o->kind != ASSAY_VEC_HASH) {
         json_t *terms = json_array(), *idf = v->idf ? json_array() : NULL;
         for (int64_t j = 0; terms && j < v->nfeat; j++) {
             json_array_append_new(terms, json_stringn(v->vocab.chars.data + v->vocab.off[j], v->vocab.len[j]));
@@ -499,6 +544,26 @@ char *assay_vectorizer_to_json(const assay_vectorizer *v) {
     char *copy = s ? assay_strdup(s) : NULL;
     free(s);
     return copy;
+}
+
+/* A WORDPIECE vectorizer's vocabulary (a JSON array of tokens in id order). */
+static int vocab_from_json(const json_t *a, const assay_vectorizer_options *o, assay_wordpiece **out,
+                           assay_error *err) {
+    size_t n = json_array_size(a);
+    if (!json_is_array(a) || n == 0) return ASSAY_EFORMAT;
+    const char **tok = assay_mallocarray(n, sizeof *tok);
+    if (!tok) return ASSAY_ENOMEM;
+    int rc = ASSAY_OK;
+    for (size_t j = 0; j < n && !rc; j++)
+        if (!(tok[j] = json_string_value(json_array_get(a, j)))) rc = ASSAY_EFORMAT;
+    assay_wordpiece_options wo;
+    assay_wordpiece_options_init(&wo);
+    wo.do_lower_case = o->lowercase;
+    assay_error e = {0};
+    if (!rc && (rc = assay_wordpiece_from_tokens(tok, (int64_t)n, &wo, out, &e)) && rc != ASSAY_ENOMEM)
+        assay_error_set(err, ASSAY_EFORMAT, "text vectorizer: vocabulary: %s", e.msg), rc = ASSAY_EFORMAT;
+    assay_free(tok);
+    return rc;
 }
 
 static int choice(const char *s, const char *const *names, int n) {
@@ -516,7 +581,7 @@ int assay_vectorizer_from_json(const char *json, size_t len, assay_vectorizer **
     assay_vectorizer_options_init(&o, ASSAY_VEC_TFIDF);
     const json_t *text = json_object_get(doc, "text"), *ng = json_object_get(text, "ngrams");
     const json_t *cng = json_object_get(text, "char_ngrams"); /* absent in older models: none */
-    int kind = choice(json_string_value(json_object_get(doc, "kind")), kind_names, 4);
+    int kind = choice(json_string_value(json_object_get(doc, "kind")), kind_names, 5);
     int casing = choice(json_string_value(json_object_get(text, "case")), case_names, 3);
     json_int_t n_docs = json_integer_value(json_object_get(doc, "n_docs"));
     int ok = doc && json_is_object(text) && kind >= 0 && casing >= 0 && json_is_array(ng) &&
@@ -543,6 +608,10 @@ int assay_vectorizer_from_json(const char *json, size_t len, assay_vectorizer **
         o.smooth_idf = json_is_true(json_object_get(doc, "smooth_idf"));
         o.norm = json_is_true(json_object_get(doc, "norm"));
         o.hash_features = (int64_t)json_integer_value(json_object_get(doc, "hash_features"));
+        if (o.kind == ASSAY_VEC_WORDPIECE) {
+            o.max_len = (int)json_integer_value(json_object_get(doc, "max_len"));
+            o.lowercase = json_is_true(json_object_get(doc, "lowercase"));
+        }
         ok = check_options(&o) == NULL;
     }
     assay_vectorizer *v = ok ? vec_new(&o) : NULL;
@@ -551,6 +620,9 @@ int assay_vectorizer_from_json(const char *json, size_t len, assay_vectorizer **
         v->ndocs = n_docs;
         if (o.kind == ASSAY_VEC_HASH) {
             v->nfeat = o.hash_features;
+        } else if (o.kind == ASSAY_VEC_WORDPIECE) {
+            rc = vocab_from_json(json_object_get(doc, "vocab"), &o, &v->wp, err);
+            v->nfeat = o.max_len;
         } else {
             const json_t *terms = json_object_get(doc, "terms"), *idf = json_object_get(doc, "idf");
             size_t nt = json_array_size(terms);

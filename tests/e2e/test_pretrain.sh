@@ -5,7 +5,9 @@
 # loss.csv exists and the loss falls (mean of the last quarter below the first quarter); the
 # checkpoint is a Hugging Face BertForMaskedLM directory; a run stopped at step 25 and resumed
 # gives model.safetensors identical byte for byte to an uninterrupted run; a NaN loss stops
-# naming the step and keeps the last checkpoint; the refusals.
+# naming the step and keeps the last checkpoint; the refusals; assay embed; and assay fit
+# --model bert fine-tuning that encoder on a synthetic task (the label is the sentiment word
+# hidden among filler words), single and paired text columns, saved and predicted again.
 source "$(dirname "$0")/lib.sh"
 # the review column of the bundled fine foods reviews (a clone has no ../shared)
 CORPUS=("$SRC/examples/fine_foods_train.csv" --column review)
@@ -82,4 +84,49 @@ expect_error "embed: --max-len past the positions" "the model has 512 positions"
 expect_error "embed: not a model directory" "config.json" "$ASSAY" embed nowhere texts.txt --db none
 : > empty.txt
 expect_error "embed: no texts" "no texts" "$ASSAY" embed run empty.txt --db none
+# assay fit --model bert: fine-tune the pretrained encoder. The label is carried by one
+# sentiment word among filler words; the model has to find it (with a 500-token vocabulary
+# that is mostly characters).
+syn() { # syn SEED ROWS PAIR: text(,other),label
+  awk -v seed="$1" -v rows="$2" -v pair="$3" 'BEGIN { srand(seed); split("tea coffee box bag taste price order brand snack cookie sauce flavor", f, " ")
+    split("excellent wonderful", g, " "); split("terrible awful", b, " ")
+    print pair ? "text,other,label" : "text,label"
+    for (i = 0; i < rows; i++) { y = i % 2; s = ""; n = 3 + int(rand() * 4); k = int(rand() * n)
+      for (j = 0; j < n; j++) { s = s (j ? " " : "") f[1 + int(rand() * 12)]; if (j == k) s = s " " (y ? g[1 + int(rand() * 2)] : b[1 + int(rand() * 2)]) }
+      o = f[1 + int(rand() * 12)]; n = 2 + int(rand() * 4); for (j = 0; j < n; j++) o = o " " f[1 + int(rand() * 12)]
+      if (pair) print "\"" o "\",\"" s "\"," (y ? "pos" : "neg"); else print "\"" s "\"," (y ? "pos" : "neg") } }'
+}
+syn 11 400 0 > syn.csv
+syn 12 100 0 > syn_test.csv
+BERT=(--target label --model bert --encoder run --epochs 8 --lr 2e-3 --params max_len=64 --cv 0 --db none)
+"$ASSAY" fit syn.csv --test syn_test.csv "${BERT[@]}" --out syn.assay --predictions fitpred.csv --json > syn.json
+check "fit --model bert: exits 0" test $? -eq 0
+check "bert: one text column gives max_len = 64 token columns" test "$(jqv .features syn.json)" = 64
+l=$(jq -r '"\(.training.train_loss[0]) \(.training.train_loss[-1]) \(.training.epochs)"' syn.json)
+check "bert: 8 epochs, the training loss falls below a third of the first epoch's ($l)" \
+  awk -v a="${l%% *}" -v b="$(cut -d' ' -f2 <<< "$l")" 'BEGIN { exit !(b < a / 3) }'
+check "bert: test accuracy at least 0.95 ($(jqv .metrics.test.accuracy syn.json))" gt "$(jqv .metrics.test.accuracy syn.json)" 0.949
+"$ASSAY" predict syn.assay syn_test.csv --proba --out pred.csv --db none
+d=$(paste -d, <(tail -n +2 fitpred.csv) <(tail -n +2 pred.csv) | awk -F, '{ x = $2 - $5; if (x < 0) x = -x; if (x > d) d = x; if ($1 != $4) m++ }
+    END { printf "%g %d", d, m }')
+check "bert: the saved model predicts what fit predicted (max |diff|, label mismatches: $d)" awk -v d="${d% *}" -v m="${d#* }" 'BEGIN { exit !(d < 1e-9 && m == 0) }'
+"$ASSAY" fit syn.csv --test syn_test.csv "${BERT[@]}" --out syn2.assay > /dev/null
+check "bert: the same seed gives the same model file" cmp -s syn.assay syn2.assay
+"$ASSAY" fit syn.csv --test syn_test.csv "${BERT[@]}" --params max_len=64,init=random --out synr.assay --json > synr.json
+check "bert init=random: another model" test "$(cmp -s syn.assay synr.assay; echo $?)" = 1
+syn 13 400 1 > pair.csv
+"$ASSAY" fit pair.csv --target label --model bert --encoder run --epochs 8 --lr 2e-3 --params max_len=48 \
+  --cv 0 --db none --json --out pair.assay > pair.json
+check "bert on a pair of text columns: 2 x 48 token columns" test "$(jqv .features pair.json)" = 96
+check "bert pair: the word in the second text is found (accuracy $(jqv .metrics.test.accuracy pair.json))" gt "$(jqv .metrics.test.accuracy pair.json)" 0.9
+expect_error "bert without --encoder" "model 'bert' needs an encoder: --encoder DIR" \
+  "$ASSAY" fit syn.csv --target label --model bert --db none
+expect_error "--encoder for another model" "--encoder is for --model bert" \
+  "$ASSAY" fit syn.csv --target label --model logreg --encoder run --db none
+expect_error "bert with an encoder directory without vocab.txt" "nowhere/vocab.txt" \
+  "$ASSAY" fit syn.csv --target label --model bert --encoder nowhere --db none
+expect_error "bert on a table without text" "model 'bert' reads text columns and .* has none" \
+  "$ASSAY" fit "$SRC/examples/credit_data.csv" --target Status --model bert --encoder run --db none
+expect_error "bert: max_len past the encoder's positions" "max_len 600 is longer than the encoder's 512 positions" \
+  "$ASSAY" fit syn.csv --target label --model bert --encoder run --params max_len=600 --cv 0 --db none
 finish

@@ -340,6 +340,55 @@ static void bench_train(void) {
     assay_buf_deinit(&b);
 }
 
+/* ---- the WORDPIECE text vectorizer: ids by position, as tokenize gives them -------------------- */
+
+static void test_vectorizer(void) {
+    assay_wordpiece *wp = small();
+    if (!wp) return;
+    assay_error e;
+    assay_vectorizer_options o;
+    assay_vectorizer_options_init(&o, ASSAY_VEC_WORDPIECE);
+    snprintf(o.vocab, sizeof o.vocab, "/tmp/assay_wpv_%ld.txt", (long)getpid());
+    CHECK_OK(assay_wordpiece_save(wp, o.vocab, &e), &e);
+    o.max_len = 4;
+    const char *docs[] = {"The cat sat on the mat", "", NULL, "cat"};
+    assay_vectorizer *v = NULL, *back = NULL;
+    CHECK_OK(assay_vectorizer_fit(&o, docs, 4, &v, &e), &e);
+    remove(o.vocab);
+    if (!v) goto done;
+    CHECK(assay_vectorizer_nfeatures(v) == 4 && assay_vectorizer_term(v, 0) == NULL);
+    assay_csr X = {0}, Y = {0};
+    CHECK_OK(assay_vectorizer_transform(v, docs, 4, &X, &e), &e);
+    for (int d = 0; d < 4; d++) { /* row d: the first max_len ids of tokenize, column = position */
+        int32_t *ids = NULL;
+        int64_t n = 0;
+        CHECK_OK(assay_wordpiece_tokenize(wp, docs[d] ? docs[d] : "", docs[d] ? strlen(docs[d]) : 0, &ids, &n, &e), &e);
+        int64_t k = n < 4 ? n : 4;
+        CHECK_MSG(X.indptr[d + 1] - X.indptr[d] == k, "doc %d: %lld entries, want %lld", d,
+                  (long long)(X.indptr[d + 1] - X.indptr[d]), (long long)k);
+        for (int64_t j = 0; j < k && X.indptr[d] + j < X.indptr[d + 1]; j++)
+            CHECK(X.indices[X.indptr[d] + j] == j && X.values[X.indptr[d] + j] == (float)ids[j]);
+        assay_free(ids);
+    }
+    /* the vocabulary travels in the JSON: the same rows after a round trip */
+    char *js = assay_vectorizer_to_json(v);
+    CHECK(js != NULL);
+    if (js) CHECK_OK(assay_vectorizer_from_json(js, strlen(js), &back, &e), &e);
+    if (back) CHECK_OK(assay_vectorizer_transform(back, docs, 4, &Y, &e), &e);
+    CHECK(back && Y.nnz == X.nnz && Y.ncols == 4 && memcmp(Y.indptr, X.indptr, 5 * sizeof *X.indptr) == 0 &&
+          memcmp(Y.values, X.values, (size_t)X.nnz * sizeof *X.values) == 0);
+    assay_free(js);
+    assay_csr_deinit(&X);
+    assay_csr_deinit(&Y);
+    /* a missing vocabulary names the file */
+    assay_vectorizer *none = NULL;
+    CHECK(assay_vectorizer_fit(&o, docs, 4, &none, &e) != ASSAY_OK && strstr(e.msg, "assay_wpv_") && !none);
+done:
+    assay_vectorizer_free(v);
+    assay_vectorizer_free(back);
+    assay_wordpiece_free(wp);
+}
+
 int main(void) {
     RUN(test_parity);
     RUN(test_bytes);
@@ -347,6 +396,7 @@ int main(void) {
     RUN(test_encode);
     RUN(test_decode);
     RUN(test_train);
+    RUN(test_vectorizer);
     RUN(bench_train);
     return check_summary();
 }
