@@ -41,7 +41,8 @@ int cli_fit_nn_params(fit_cli *a) {
         return 1;
     } else if (!(a->images && is_auto) && strcmp(model, "mlp") && strcmp(model, "cnn")) {
         fprintf(stderr, "assay fit: --arch, --hidden, --epochs, --batch-size, --lr, --optimizer, "
-                        "--weight-decay and --dropout are for --model mlp, cnn (or bert)\n");
+                        "--weight-decay and --dropout are for --model mlp or cnn (--epochs, --batch-size, "
+                        "--lr and --weight-decay also for bert)\n");
         return 1;
     }
     if (a->hidden && a->arch) {
