@@ -114,6 +114,16 @@ check "bert: the saved model predicts what fit predicted (max |diff|, label mism
 check "bert: the same seed gives the same model file" cmp -s syn.assay syn2.assay
 "$ASSAY" fit syn.csv --test syn_test.csv "${BERT[@]}" --params max_len=64,init=random --out synr.assay --json > synr.json
 check "bert init=random: another model" test "$(cmp -s syn.assay synr.assay; echo $?)" = 1
+# serve answers with the fine-tuned model: the same probabilities as predict
+"$ASSAY" serve syn.assay --port 0 --db none 2> serve.log &
+SPID=$!
+for _ in $(seq 1 200); do grep -q "listening on" serve.log 2>/dev/null && break; sleep 0.05; done
+URL=$(grep -o 'http://[0-9.]*:[0-9]*' serve.log | head -1)
+row=$(sed -n 2p syn_test.csv | cut -d'"' -f2)
+curl -s -X POST "$URL/v1/models/syn:predict" -d "{\"instances\": [{\"text\": \"$row\"}]}" > served.json
+kill "$SPID"; wait "$SPID" 2> /dev/null
+d=$(awk -v a="$(jq -r '.probabilities[0][1]' served.json)" -v b="$(sed -n 2p pred.csv | cut -d, -f3)" 'BEGIN { x = a - b; print (x < 0 ? -x : x) }')
+check "bert: serve gives predict's probability for a test row (|diff| $d)" awk -v d="$d" 'BEGIN { exit !(d < 1e-9) }'
 syn 13 400 1 > pair.csv
 "$ASSAY" fit pair.csv --target label --model bert --encoder run --epochs 8 --lr 2e-3 --params max_len=48 \
   --cv 0 --db none --json --out pair.assay > pair.json
