@@ -105,6 +105,14 @@ json_t *cli_explain_json(const assay_model *m, int64_t n, const double *out, con
 /* Append ",explanation" to the header and "f=+0.123;g=-0.045" to every line of a CSV in b. */
 int cli_add_explain_column(const assay_model *m, int64_t n, const double *out, const double *phi,
                            int top, assay_buf *b);
+/* Classification: the k most probable classes of each row, highest first (ties: lower class
+ * index), in idx (k entries, k clipped to K); returns k. */
+int cli_topk(const double *row, int K, int k, int *idx);
+/* Append ",top1,proba1,...,topK,probaK" and each row's k most probable labels with their
+ * probabilities; a class below min_proba leaves its two cells empty (fastText's predict-prob
+ * with k and a threshold). */
+int cli_add_topk_columns(const assay_model *m, int64_t n, const double *out, int k, double min_proba,
+                         assay_buf *b);
 int cli_predictions_csv(const assay_model *m, const assay_table *t, const int64_t *rows, int64_t n,
                         const double *out, int proba, const char *const *keep, const int *keepcol,
                         int nkeep, assay_buf *b);

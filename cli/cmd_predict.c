@@ -15,6 +15,9 @@ static void predict_usage(FILE *f) {
             "or, for an image model, every image of DATA (an IDX file or a folder of PNGs).\n\n"
             "  --out FILE           write the predictions to FILE (default: standard output)\n"
             "  --proba              add one probability column per class\n"
+            "  --top-k K            add the K most probable classes and their probabilities\n"
+            "                       (columns top1,proba1,...; JSON: \"top\")\n"
+            "  --min-proba P        with --top-k: leave out classes below probability P\n"
             "  --keep COL           copy a column of DATA (an id) into the output; repeatable\n"
             "  --threshold T        binary: decision threshold on the positive class's probability\n"
             "  --explain[=N]        add the N (default 3) largest contributions per row (gbdt:\n"
@@ -78,11 +81,31 @@ static int predict_images(const cli_common *c, const assay_model *m, const char 
     return rc;
 }
 
+/* Per row: [{"label", "probability"}, ...] of its k most probable classes at or above min_proba. */
+static json_t *topk_json(const assay_model *m, int64_t n, const double *out, int k, double min_proba) {
+    const int K = assay_model_output_width(m);
+    int *idx = malloc(sizeof *idx * (size_t)K);
+    json_t *arr = json_array();
+    for (int64_t i = 0; idx && i < n; i++) {
+        const double *row = out + i * K;
+        int nt = cli_topk(row, K, k, idx);
+        json_t *r = json_array();
+        for (int j = 0; j < nt && row[idx[j]] >= min_proba; j++)
+            json_array_append_new(r, json_pack("{s:s,s:o}", "label", assay_model_label(m, idx[j]), "probability",
+                                               cli_json_num(row[idx[j]])));
+        json_array_append_new(arr, r);
+    }
+    free(idx);
+    return arr;
+}
+
 int cmd_predict(int argc, char **argv) {
-    enum { OPT_OUT = 3000, OPT_PROBA, OPT_KEEP, OPT_THRESHOLD, OPT_EXPLAIN };
+    enum { OPT_OUT = 3000, OPT_PROBA, OPT_KEEP, OPT_THRESHOLD, OPT_EXPLAIN, OPT_TOPK, OPT_MINP };
     static const struct option longopts[] = {
         {"out", required_argument, 0, OPT_OUT},
         {"proba", no_argument, 0, OPT_PROBA},
+        {"top-k", required_argument, 0, OPT_TOPK},
+        {"min-proba", required_argument, 0, OPT_MINP},
         {"keep", required_argument, 0, OPT_KEEP},
         {"threshold", required_argument, 0, OPT_THRESHOLD},
         {"explain", optional_argument, 0, OPT_EXPLAIN},
@@ -93,7 +116,8 @@ int cmd_predict(int argc, char **argv) {
     const char *out_path = NULL, *keep[32];
     int proba = 0, nkeep = 0, opt, status = CLI_OK, rc = 0, explain = 0;
     double *phi = NULL;
-    double threshold = -1;
+    double threshold = -1, min_proba = 0;
+    int topk = 0;
     assay_error err = {0};
     assay_model *m = NULL;
     assay_table *t = NULL;
@@ -122,6 +146,21 @@ int cmd_predict(int argc, char **argv) {
                                  "--threshold: expected a number in [0, 1], got '%s'", optarg);
             break;
         }
+        case OPT_TOPK: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || v < 1 || v > 100000)
+                return cli_failf("predict", CLI_BAD_INPUT, "--top-k: expected a number of classes >= 1, got '%s'", optarg);
+            topk = (int)v;
+            break;
+        }
+        case OPT_MINP: {
+            char *end;
+            min_proba = strtod(optarg, &end);
+            if (end == optarg || *end || !(min_proba >= 0 && min_proba <= 1))
+                return cli_failf("predict", CLI_BAD_INPUT, "--min-proba: expected a number in [0, 1], got '%s'", optarg);
+            break;
+        }
         case OPT_EXPLAIN: {
             char *end;
             long v = optarg ? strtol(optarg, &end, 10) : 3;
@@ -143,6 +182,14 @@ int cmd_predict(int argc, char **argv) {
     cli_common_apply(&c);
     if ((rc = cli_check_output_path("--out", out_path, &err))) goto fail;
     if ((rc = assay_model_load(model_path, &m, &err))) goto fail;
+    if (min_proba > 0 && !topk) {
+        rc = assay_error_set(&err, ASSAY_EINVAL, "--min-proba goes with --top-k K");
+        goto fail;
+    }
+    if (topk && (assay_model_task(m) == ASSAY_TASK_REGRESSION || assay_model_image_input(m, NULL, NULL, NULL))) {
+        rc = assay_error_set(&err, ASSAY_EINVAL, "--top-k applies to classification models on tables");
+        goto fail;
+    }
     if (threshold >= 0) {
         if (assay_model_task(m) != ASSAY_TASK_BINARY) {
             rc = assay_error_set(&err, ASSAY_EINVAL, "--threshold applies to binary models only");
@@ -217,6 +264,7 @@ int cmd_predict(int argc, char **argv) {
         json_t *doc = json_pack("{s:s,s:I,s:o}", "model", model_path, "rows", (json_int_t)t->nrows,
                                 "predictions", preds);
         if (explain) json_object_set_new(doc, "explanations", cli_explain_json(m, t->nrows, out, phi, explain));
+        if (topk) json_object_set_new(doc, "top", topk_json(m, t->nrows, out, topk, min_proba));
         if (probs) {
             json_t *labels = json_array();
             for (int k = 0; k < width; k++) json_array_append_new(labels, json_string(assay_model_label(m, k)));
@@ -234,7 +282,8 @@ int cmd_predict(int argc, char **argv) {
         free(s);
     } else {
         if (cli_predictions_csv(m, t, NULL, t->nrows, out, proba, keep, keepcol, nkeep, &b) ||
-            (explain && cli_add_explain_column(m, t->nrows, out, phi, explain, &b))) {
+            (explain && cli_add_explain_column(m, t->nrows, out, phi, explain, &b)) ||
+            (topk && cli_add_topk_columns(m, t->nrows, out, topk, min_proba, &b))) {
             rc = assay_error_set(&err, ASSAY_ENOMEM, "out of memory");
             goto fail;
         }

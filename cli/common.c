@@ -448,42 +448,107 @@ json_t *cli_explain_json(const assay_model *m, int64_t n, const double *out, con
     return arr;
 }
 
-int cli_add_explain_column(const assay_model *m, int64_t n, const double *out, const double *phi,
-                           int top, assay_buf *b) {
-    int64_t d = assay_model_nfeatures(m);
-    const assay_pipeline *p = assay_model_pipeline(m);
+/* Append header to the first line of the CSV in b and, to data line i < n, what row(ctx, i, nb)
+ * appends. */
+typedef int (*row_fn)(void *ctx, int64_t i, assay_buf *nb);
+static int add_columns(assay_buf *b, const char *header, int64_t n, row_fn row, void *ctx) {
     assay_buf nb = {0};
-    int64_t *idx = malloc(sizeof *idx * (size_t)top);
-    if (!idx) return ASSAY_ENOMEM;
     size_t pos = 0;
     int64_t line = -1; /* -1: the header */
     while (pos < b->len) {
         char *nl = memchr(b->data + pos, '\n', b->len - pos);
         size_t end = nl ? (size_t)(nl - b->data) : b->len;
-        assay_buf_append(&nb, b->data + pos, end - pos);
-        if (line < 0) {
-            assay_buf_append(&nb, ",explanation", 12);
-        } else if (line < n) {
-            const double *row = explain_row(m, line, out, phi);
-            int nt = top_features(row, d, top, idx);
-            assay_buf_append(&nb, ",\"", 2);
-            for (int r = 0; r < nt; r++) {
-                const char *name = assay_pipeline_feature_name(p, idx[r]);
-                for (const char *c = name; *c; c++) assay_buf_append(&nb, *c == '"' ? "\"\"" : c, *c == '"' ? 2 : 1);
-                assay_buf_printf(&nb, "=%+.4f%s", row[idx[r]], r + 1 < nt ? ";" : "");
-            }
-            assay_buf_append(&nb, "\"", 1);
-        }
-        if (assay_buf_append(&nb, "\n", 1)) {
-            free(idx);
+        int rc = assay_buf_append(&nb, b->data + pos, end - pos);
+        if (!rc && line < 0) rc = assay_buf_append(&nb, header, strlen(header));
+        else if (!rc && line < n) rc = row(ctx, line, &nb);
+        if (rc || assay_buf_append(&nb, "\n", 1)) {
             assay_buf_deinit(&nb);
             return ASSAY_ENOMEM;
         }
         line++;
         pos = end + 1;
     }
-    free(idx);
     assay_buf_deinit(b);
     *b = nb;
     return ASSAY_OK;
+}
+
+typedef struct explain_ctx {
+    const assay_model *m;
+    const double *out, *phi;
+    int top;
+    int64_t *idx;
+} explain_ctx;
+
+static int explain_cells(void *ctx, int64_t i, assay_buf *nb) {
+    const explain_ctx *e = ctx;
+    const assay_pipeline *p = assay_model_pipeline(e->m);
+    const double *row = explain_row(e->m, i, e->out, e->phi);
+    int nt = top_features(row, assay_model_nfeatures(e->m), e->top, e->idx);
+    assay_buf_append(nb, ",\"", 2);
+    for (int r = 0; r < nt; r++) {
+        const char *name = assay_pipeline_feature_name(p, e->idx[r]);
+        for (const char *c = name; *c; c++) assay_buf_append(nb, *c == '"' ? "\"\"" : c, *c == '"' ? 2 : 1);
+        assay_buf_printf(nb, "=%+.4f%s", row[e->idx[r]], r + 1 < nt ? ";" : "");
+    }
+    return assay_buf_append(nb, "\"", 1);
+}
+
+int cli_add_explain_column(const assay_model *m, int64_t n, const double *out, const double *phi,
+                           int top, assay_buf *b) {
+    explain_ctx e = {m, out, phi, top, malloc(sizeof(int64_t) * (size_t)top)};
+    int rc = e.idx ? add_columns(b, ",explanation", n, explain_cells, &e) : ASSAY_ENOMEM;
+    free(e.idx);
+    return rc;
+}
+
+/* The classes of one output row by probability, highest first (ties: lower index first). */
+int cli_topk(const double *row, int K, int k, int *idx) {
+    if (k > K) k = K;
+    for (int c = 0, n = 0; c < K; c++) {
+        int pos = n < k ? n++ : k;
+        if (pos == k && !(row[c] > row[idx[k - 1]])) continue;
+        if (pos == k) pos = k - 1;
+        while (pos > 0 && row[c] > row[idx[pos - 1]]) idx[pos] = idx[pos - 1], pos--;
+        idx[pos] = c;
+    }
+    return k;
+}
+
+typedef struct topk_ctx {
+    const assay_model *m;
+    const double *out;
+    int k;
+    double min_proba;
+    int *idx;
+} topk_ctx;
+
+static int topk_cells(void *ctx, int64_t i, assay_buf *nb) {
+    const topk_ctx *t = ctx;
+    const int K = assay_model_output_width(t->m);
+    const double *row = t->out + i * K;
+    int n = cli_topk(row, K, t->k, t->idx), rc = 0;
+    for (int r = 0; r < t->k && !rc; r++) {
+        if (r >= n || row[t->idx[r]] < t->min_proba) { /* below the threshold: empty cells */
+            rc = assay_buf_append(nb, ",,", 2);
+            continue;
+        }
+        assay_buf_append(nb, ",", 1);
+        csv_field(nb, assay_model_label(t->m, t->idx[r]));
+        rc = assay_buf_printf(nb, ",%.17g", row[t->idx[r]]);
+    }
+    return rc;
+}
+
+int cli_add_topk_columns(const assay_model *m, int64_t n, const double *out, int k, double min_proba,
+                         assay_buf *b) {
+    const int K = assay_model_output_width(m);
+    if (k > K) k = K;
+    assay_buf h = {0};
+    for (int r = 1; r <= k; r++) assay_buf_printf(&h, ",top%d,proba%d", r, r);
+    topk_ctx t = {m, out, k, min_proba, malloc(sizeof(int) * (size_t)K)};
+    int rc = t.idx && h.data ? add_columns(b, h.data, n, topk_cells, &t) : ASSAY_ENOMEM;
+    free(t.idx);
+    assay_buf_deinit(&h);
+    return rc;
 }

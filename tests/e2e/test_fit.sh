@@ -88,6 +88,22 @@ check "multiclass: task" test "$(jqv .task home.json)" = multiclass
 check "multiclass: accuracy present" test "$(jqv .metrics.test.accuracy home.json)" != null
 check "multiclass: the rows without a Home are dropped and counted" test "$(jqv .data.unlabeled_rows home.json)" = \
   "$(awk -F, 'NR > 1 && $3 == ""' "$SRC/examples/credit_data.csv" | wc -l)"
+# predict --top-k: the K most probable classes, highest first; --min-proba leaves cells empty
+"$ASSAY" predict home.assay "$SRC/examples/credit_data.csv" --proba --top-k 2 --db none --out top.csv
+check "top-k: header" test "$(head -1 top.csv | cut -d, -f2-)" = "proba_ignore,proba_other,proba_owner,proba_parents,proba_priv,proba_rent,top1,proba1,top2,proba2"
+bad=$(awk -F, 'NR > 1 { m = 2; for (k = 3; k <= 7; k++) if ($k > $m) m = k
+  if ($8 != $1 || $9 != $m || $9 < $11) n++ } END { print n + 0 }' top.csv)
+check "top-k: top1 is the prediction with the largest probability, proba1 >= proba2 ($bad rows not)" test "$bad" = 0
+"$ASSAY" predict home.assay "$SRC/examples/credit_data.csv" --top-k 3 --min-proba 0.3 --db none --out topm.csv
+e=$(awk -F, 'NR > 1 && $5 == "" { n++ } NR > 1 && $4 != "" && $4 < 0.3 { b++ } END { print n + 0, b + 0 }' topm.csv)
+check "top-k --min-proba 0.3: some rows without a second class, none below 0.3 ($e)" test "${e#* }" = 0 -a "${e% *}" -gt 0
+"$ASSAY" predict home.assay "$SRC/examples/credit_data.csv" --top-k 9 --json --db none > top.json
+check "top-k JSON: K clipped to the 6 classes, the first equals the prediction" \
+  test "$(jq -r '"\(.top[0] | length) \(.top[0][0].label == .predictions[0])"' top.json)" = "6 true"
+expect_error "--min-proba without --top-k" "--min-proba goes with --top-k" \
+  "$ASSAY" predict home.assay "$SRC/examples/credit_data.csv" --min-proba 0.5 --db none
+expect_error "--top-k on a regression model" "--top-k applies to classification" \
+  "$ASSAY" predict Chicago.assay "$SRC/examples/Chicago.csv" --top-k 2 --db none
 
 # -- profile ----------------------------------------------------------------------------------
 "$ASSAY" profile "$SRC/examples/credit_data.csv" --target Status --json > profile.json
