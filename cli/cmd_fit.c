@@ -46,6 +46,8 @@ static void fit_usage(FILE *f) {
             "                       probability: a number in (0, 1), or cv (default): the one\n"
             "                       with the best accuracy on the CV predictions (0.5 when CV is\n"
             "                       off); --value chooses its own\n"
+            "  --autotune-time S    --model textclf: cross-validate random settings of lr, epochs\n"
+            "                       and dim (the defaults first) for S seconds, keep the best\n"
             "  --no-ensemble        --model auto: keep the best single model (default: a weighted\n"
             "                       average of candidates when it beats it in CV; binary targets)\n"
             "neural networks (--model mlp or cnn):\n"
@@ -127,7 +129,7 @@ enum {
     OPT_OUTLIERS, OPT_OUTLIER_ACTION, OPT_OUTLIER_T, OPT_SCALE, OPT_ENCODE, OPT_MINFREQ,
     OPT_MAXCAT, OPT_UNSEEN, OPT_NODEDUP, OPT_PREDICTIONS, OPT_BUDGET, OPT_EARLY, OPT_MONOTONE,
     OPT_LABELS, OPT_TEST_LABELS, OPT_ARCH, OPT_HIDDEN, OPT_EPOCHS, OPT_BATCH, OPT_LR,
-    OPT_OPTIMIZER, OPT_WD, OPT_DROPOUT, OPT_VALUE, OPT_VALUE_COLUMN, OPT_VALUE_BUDGET, OPT_TEXT_VEC, OPT_TEXT_NGRAMS, OPT_TEXT_MINDF, OPT_TEXT_MAXDF, OPT_TEXT_MAXF, OPT_TEXT_CHARS, OPT_STOP, OPT_ACCENTS, OPT_CALIBRATE, OPT_GROUP, OPT_GRID, OPT_RANDOM, OPT_REPORT, OPT_THRESHOLD, OPT_NOENS, OPT_ENCODER
+    OPT_OPTIMIZER, OPT_WD, OPT_DROPOUT, OPT_VALUE, OPT_VALUE_COLUMN, OPT_VALUE_BUDGET, OPT_TEXT_VEC, OPT_TEXT_NGRAMS, OPT_TEXT_MINDF, OPT_TEXT_MAXDF, OPT_TEXT_MAXF, OPT_TEXT_CHARS, OPT_STOP, OPT_ACCENTS, OPT_CALIBRATE, OPT_GROUP, OPT_GRID, OPT_RANDOM, OPT_REPORT, OPT_THRESHOLD, OPT_NOENS, OPT_ENCODER, OPT_AUTOTUNE
 };
 
 static int parse_args(fit_cli *a, int argc, char **argv) {
@@ -173,6 +175,7 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         {"weight-decay", required_argument, 0, OPT_WD},
         {"dropout", required_argument, 0, OPT_DROPOUT},
         {"encoder", required_argument, 0, OPT_ENCODER},
+        {"autotune-time", required_argument, 0, OPT_AUTOTUNE},
         {"value", required_argument, 0, OPT_VALUE},
         {"value-column", required_argument, 0, OPT_VALUE_COLUMN},
         {"budget", required_argument, 0, OPT_VALUE_BUDGET},
@@ -361,6 +364,9 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         case OPT_HIDDEN: a->hidden = optarg; break;
         case OPT_EPOCHS: a->epochs = optarg; break;
         case OPT_ENCODER: a->encoder = optarg; break;
+        case OPT_AUTOTUNE:
+            if (parse_double("--autotune-time", optarg, 0.001, 1e9, &a->autotune)) return CLI_BAD_INPUT;
+            break;
         case OPT_BATCH: a->batch = optarg; break;
         case OPT_LR: a->lr = optarg; break;
         case OPT_OPTIMIZER: a->optimizer = optarg; break;
@@ -440,6 +446,11 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
     int is_auto = strcmp(a->fo.model, "auto") == 0;
     if (is_auto && a->fo.params) {
         fprintf(stderr, "assay %s: --params needs a named --model (auto tries its own grid)\n", a->cmd);
+        return CLI_BAD_INPUT;
+    }
+    if (a->autotune > 0 && (strcmp(a->cmd, "fit") || strcmp(a->fo.model, "textclf") || a->cv < 2 || a->grid)) {
+        fprintf(stderr, "assay %s: --autotune-time searches textclf's settings by cross-validation: it goes "
+                        "with assay fit --model textclf (and --cv 2 or more)\n", a->cmd);
         return CLI_BAD_INPUT;
     }
     if (is_auto && a->cv < 2) {
@@ -714,6 +725,7 @@ static int metric_index(const cv_result *cv, const char *name) {
 static int evaluate_candidates(const fit_cli *a, const assay_table *t, const assay_split *hold,
                                const assay_target *tg, const int32_t *strata, candidate *cands,
                                int n, int *best, const char *who, assay_error *err);
+static int tune_candidates(const fit_cli *a, candidate *cands, int *n, assay_error *err);
 
 /* Cross-validate every candidate on the same folds; *best is the winner's index. */
 static int select_model(const fit_cli *a, const assay_table *t, const assay_split *hold,
@@ -975,8 +987,11 @@ static void print_leaderboard(const candidate *c, int n, int best, const char *m
     rank_order(c, n, assay_metric_higher_is_better(metric), order);
     printf("\nmodel selection: %d-fold CV on the training rows, by %s\n", folds, metric);
     printf("  %-4s %-7s %-70s %-19s %8s\n", "rank", "model", "parameters", metric, "seconds");
+    int skipped = 0;
+    for (int r = 0; r < n; r++) skipped += !c[r].ran && !c[r].why[0];
     for (int r = 0; r < n; r++) {
         const candidate *x = &c[order[r]];
+        if (!x->ran && !x->why[0] && skipped > 3) continue; /* many: one line below */
         if (!x->ran) {
             printf("  %-4s %-7s %-70.70s %s\n", "-", x->kind, x->params,
                    x->why[0] ? x->why : "skipped (budget)");
@@ -987,6 +1002,7 @@ static void print_leaderboard(const candidate *c, int n, int best, const char *m
         printf("  %-4d %-7s %-70.70s %-19s %8.2f%s\n", r + 1, x->kind, x->params, score, x->seconds,
                order[r] == best ? "  <- selected" : "");
     }
+    if (skipped > 3) printf("  (%d more settings not tried: the time budget ran out)\n", skipped);
 }
 
 /* timed = 0 leaves out the seconds (the model file's copy: same seed and data, same bytes). */
@@ -1378,6 +1394,20 @@ int cmd_fit(int argc, char **argv) {
             if (e > 0) best = ncands++;
         }
         a.fo.model = cands[best].kind;
+        a.fo.params = cands[best].params;
+        cv = cands[best].cv;
+        cands[best].cv.oof_p = NULL, cands[best].cv.oof_y = NULL, cands[best].cv.oof_row = NULL;
+        if (!a.c.json) print_leaderboard(cands, ncands, best, selection_metric(tg.task), a.cv);
+    } else if (a.autotune > 0) { /* fastText's autotune: the defaults, then random settings */
+        if (!(cands = calloc(MAX_CANDIDATES, sizeof *cands))) goto nomem;
+        a.grid = "lr=log:0.05:1;epochs=5:50;dim=16:128";
+        a.random_n = MAX_CANDIDATES - 1;
+        a.time_budget = a.autotune;
+        cands[0].kind = a.fo.model;
+        snprintf(cands[0].params, sizeof cands[0].params, "%s", a.fo.params ? a.fo.params : "");
+        if ((rc = tune_candidates(&a, cands + 1, &ncands, &err)) ||
+            (rc = evaluate_candidates(&a, t, &hold, &tg, strata, cands, ++ncands, &best, "--autotune-time", &err)))
+            goto fail;
         a.fo.params = cands[best].params;
         cv = cands[best].cv;
         cands[best].cv.oof_p = NULL, cands[best].cv.oof_y = NULL, cands[best].cv.oof_row = NULL;

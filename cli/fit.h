@@ -17,6 +17,7 @@ typedef struct fit_cli {
     double test_size, time_budget;
     int cv;
     int cv_set;                /* --cv was given */
+    double autotune;           /* --autotune-time S: textclf's random search, seconds */
     long early_stopping;
     assay_fit_options fo;
     const char *exclude[MAX_EXCLUDE];

@@ -84,4 +84,16 @@ expect_error "gbdt on text" "needs dense features, and text columns give sparse 
   "$ASSAY" fit "$TRAIN" --target score --model gbdt --cv 0 --db none
 expect_error "bad --text-ngrams" "--text-ngrams: expected A,B" "$ASSAY" fit "$TRAIN" --target score --text-ngrams 3,1 --db none
 expect_error "bad --stop-words" "only 'english'" "$ASSAY" fit "$TRAIN" --target score --stop-words french --db none
+# --autotune-time: textclf's defaults first, then random settings, for a time budget
+head -1201 "$TRAIN" > small.csv
+"$ASSAY" fit small.csv --target score --model textclf --autotune-time 2 --cv 3 --db none --out tune.assay --json > tune.json
+check "autotune: exits 0" test $? -eq 0
+check "autotune: the defaults and at least one random setting were cross-validated" \
+  test "$(jq '[.selection.leaderboard[] | select(.ran)] | length >= 2 and any(.params == "")' tune.json)" = true
+check "autotune: the model keeps the best setting" \
+  test "$(jq -r '(.selection.leaderboard[] | select(.selected) | .params) == .params' tune.json)" = true
+check "autotune: the best has the highest CV AUC" \
+  test "$(jq '(.selection.leaderboard | map(select(.ran) | .mean) | max) == (.selection.leaderboard[] | select(.selected) | .mean)' tune.json)" = true
+expect_error "autotune with another model" "--autotune-time searches textclf's settings" \
+  "$ASSAY" fit small.csv --target score --model logreg --autotune-time 2 --db none
 finish
