@@ -9,6 +9,10 @@
  * [CLS] a [SEP] b [SEP] with segment ids 0 / 1, cut to max_len tokens the longer first
  * (transformers' 'longest_first'). Batches are padded only to their longest row.
  *
+ * pooling=mean puts the head (the same classifier.* tensors) on the mean of the last hidden states
+ * over the tokens instead of the pooled [CLS] output: an encoder pretrained by masked language
+ * modelling alone never trained its pooler.
+ *
  * Training: AdamW (Hugging Face's grouping: no decay for biases and LayerNorm weights), linear
  * warmup then linear decay to 0, gradient norm clipped at 1, dropout from the encoder's config,
  * examples shuffled per epoch by the seed. init=random keeps the encoder's architecture and
@@ -27,6 +31,7 @@ typedef struct bert_clf {
     assay_estimator base;
     char *encoder;             /* the checkpoint directory (fit only) */
     int init_random;
+    int mean_pool;             /* pooling=mean: the head reads the mean-pooled embedding */
     long epochs, batch, max_len;
     double lr, warmup, weight_decay;
     int32_t cls, sep;          /* special ids of the vocabulary */
@@ -39,8 +44,9 @@ typedef struct bert_clf {
 } bert_clf;
 
 static const char *const known[] = {"encoder", "init", "epochs", "batch_size", "lr", "max_len",
-                                    "warmup", "weight_decay", NULL};
+                                    "warmup", "weight_decay", "pooling", NULL};
 static const char *const inits[] = {"pretrained", "random", NULL};
+static const char *const poolings[] = {"cls", "mean", NULL};
 
 static void bert_free(assay_estimator *e) {
     if (!e) return;
@@ -65,6 +71,7 @@ static int bert_create(const assay_params *p, assay_task task, int nclasses, int
     const char *enc = assay_params_get(p, "encoder");
     if ((enc && !(b->encoder = assay_strdup(enc))) ||
         (rc = assay_params_choice(p, "init", inits, 0, &b->init_random, err)) ||
+        (rc = assay_params_choice(p, "pooling", poolings, 0, &b->mean_pool, err)) ||
         (rc = assay_params_int(p, "epochs", 3, 1, 1000, &b->epochs, err)) ||
         (rc = assay_params_int(p, "batch_size", 16, 1, 4096, &b->batch, err)) ||
         (rc = assay_params_int(p, "max_len", 128, 3, 65536, &b->max_len, err)) ||
@@ -208,6 +215,40 @@ static int work_for(const assay_bert *m, int B, int T, int grad, assay_bert_work
     return rc;
 }
 
+/* ---- the head on the mean-pooled embedding ------------------------------------------------------ */
+
+typedef struct mean_head {
+    const float *w, *bias;     /* classifier.weight (K,D), classifier.bias (K) */
+    float *dw, *dbias;         /* their gradients */
+} mean_head;
+
+static void mean_head_of(assay_bert *m, mean_head *h) {
+    const assay_bert_tensor *w = assay_bert_tensor_find(m, "classifier.weight");
+    const assay_bert_tensor *bi = assay_bert_tensor_find(m, "classifier.bias");
+    const float *P = assay_bert_params(m, NULL);
+    float *G = assay_bert_grads(m, NULL);
+    h->w = P + w->offset, h->bias = P + bi->offset;
+    h->dw = G ? G + w->offset : NULL, h->dbias = G ? G + bi->offset : NULL;
+}
+
+/* Mean cross-entropy of the head on o->mean against labels, and its backward through the
+ * encoder; logits (B,K), dlogits (B,K), dmean (B,D) are scratch. */
+static int mean_head_backward(assay_bert *m, assay_bert_work *w, int B, const int32_t *labels,
+                              float *logits, float *dlogits, float *dmean, double *loss,
+                              assay_error *err) {
+    const assay_bert_config *c = assay_bert_get_config(m);
+    const int K = c->num_labels, D = c->hidden_size;
+    assay_bert_out o;
+    assay_bert_work_out(w, &o);
+    mean_head h;
+    mean_head_of(m, &h);
+    assay_nn_linear_forward(logits, o.mean, h.w, h.bias, B, D, K);
+    *loss = assay_nn_softmax_xent(dlogits, logits, labels, NULL, B, K, 0.0f);
+    memset(dmean, 0, (size_t)B * (size_t)D * sizeof *dmean);
+    assay_nn_linear_backward(dmean, h.dw, h.dbias, dlogits, o.mean, h.w, B, D, K);
+    return assay_bert_backward(m, w, NULL, NULL, dmean, NULL, err);
+}
+
 /* ---- fit -------------------------------------------------------------------------------------- */
 
 static int load_encoder(bert_clf *b, uint64_t seed, assay_error *err) {
@@ -266,10 +307,13 @@ static int bert_fit(assay_estimator *e, const assay_design *d, assay_error *err)
     opt.weight_decay = (float)b->weight_decay;
     assay_nn_schedule sch = {.kind = ASSAY_NN_SCHED_LINEAR, .lr = b->lr, .min_lr = 0,
                              .warmup = (long)ceil(b->warmup * (double)total), .total = total};
+    const int K = e->nclasses, D = assay_bert_get_config(b->m)->hidden_size;
     int64_t *perm = assay_mallocarray((size_t)N, sizeof *perm);
+    float *hs = b->mean_pool ? assay_mallocarray((size_t)B * (size_t)(2 * K + D), sizeof *hs) : NULL;
     b->train_loss = assay_calloc((size_t)b->epochs, sizeof *b->train_loss);
-    if (!perm || !b->train_loss) {
+    if (!perm || !b->train_loss || (b->mean_pool && !hs)) {
         assay_free(perm);
+        assay_free(hs);
         return assay_error_set(err, ASSAY_ENOMEM, "bert: out of memory");
     }
     for (int64_t i = 0; i < N; i++) perm[i] = i;
@@ -297,7 +341,9 @@ static int bert_fit(assay_estimator *e, const assay_design *d, assay_error *err)
                 (rc = work_for(b->m, nb, bt.T, 1, &w, &wB, &wT, err)) ||
                 (rc = assay_bert_zero_grad(b->m, err)) ||
                 (rc = assay_bert_forward(b->m, w, bt.ids, bt.types, bt.mask, 1, &drop, NULL, err)) ||
-                (rc = assay_bert_cls_backward(b->m, w, bt.labels, &loss, err)))
+                (rc = b->mean_pool ? mean_head_backward(b->m, w, nb, bt.labels, hs, hs + (size_t)B * K,
+                                                        hs + (size_t)2 * B * K, &loss, err)
+                                   : assay_bert_cls_backward(b->m, w, bt.labels, &loss, err)))
                 break;
             if (!isfinite(loss)) {
                 rc = assay_error_set(err, ASSAY_EINVAL, "bert: the loss is %g at step %ld (epoch %ld): "
@@ -322,6 +368,7 @@ static int bert_fit(assay_estimator *e, const assay_design *d, assay_error *err)
     assay_bert_work_free(w);
     batch_free(&bt);
     assay_free(perm);
+    assay_free(hs);
     return rc;
 }
 
@@ -340,6 +387,8 @@ static int bert_predict(const assay_estimator *e, const assay_matrix *X, double 
     assay_bert_work *w = NULL;
     int wB = 0, wT = 0, rc = ASSAY_OK;
     int64_t rows[PREDICT_BATCH];
+    float *logits = b->mean_pool ? assay_mallocarray((size_t)PREDICT_BATCH * (size_t)K, sizeof *logits) : NULL;
+    if (b->mean_pool && !logits) return assay_error_set(err, ASSAY_ENOMEM, "bert: out of memory");
     for (int64_t lo = 0; lo < X->n && !rc; lo += PREDICT_BATCH) {
         const int nb = (int)ASSAY_MIN((int64_t)PREDICT_BATCH, X->n - lo);
         for (int i = 0; i < nb; i++) rows[i] = lo + i;
@@ -348,10 +397,18 @@ static int bert_predict(const assay_estimator *e, const assay_matrix *X, double 
             (rc = work_for(b->m, nb, bt.T, 0, &w, &wB, &wT, err)) ||
             (rc = assay_bert_forward(b->m, w, bt.ids, bt.types, bt.mask, 0, NULL, &o, err)))
             break;
-        for (int i = 0; i < nb; i++) assay__softmax_f32(o.logits + (int64_t)i * K, K, out + (lo + i) * K);
+        const float *z = o.logits;
+        if (b->mean_pool) {
+            mean_head h;
+            mean_head_of(b->m, &h);
+            assay_nn_linear_forward(logits, o.mean, h.w, h.bias, nb, assay_bert_get_config(b->m)->hidden_size, K);
+            z = logits;
+        }
+        for (int i = 0; i < nb; i++) assay__softmax_f32(z + (int64_t)i * K, K, out + (lo + i) * K);
     }
     assay_bert_work_free(w);
     batch_free(&bt);
+    assay_free(logits);
     return rc;
 }
 

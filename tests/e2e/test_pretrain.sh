@@ -124,6 +124,13 @@ curl -s -X POST "$URL/v1/models/syn:predict" -d "{\"instances\": [{\"text\": \"$
 kill "$SPID"; wait "$SPID" 2> /dev/null
 d=$(awk -v a="$(jq -r '.probabilities[0][1]' served.json)" -v b="$(sed -n 2p pred.csv | cut -d, -f3)" 'BEGIN { x = a - b; print (x < 0 ? -x : x) }')
 check "bert: serve gives predict's probability for a test row (|diff| $d)" awk -v d="$d" 'BEGIN { exit !(d < 1e-9) }'
+"$ASSAY" fit syn.csv --test syn_test.csv "${BERT[@]}" --params max_len=64,pooling=mean --out synm.assay \
+  --predictions fitpredm.csv --json > synm.json
+check "bert pooling=mean: test accuracy at least 0.95 ($(jqv .metrics.test.accuracy synm.json))" gt "$(jqv .metrics.test.accuracy synm.json)" 0.949
+"$ASSAY" predict synm.assay syn_test.csv --proba --out predm.csv --db none
+check "bert pooling=mean: the saved model predicts what fit predicted" \
+  test "$(cut -d, -f1,2 fitpredm.csv | md5sum)" = "$(cut -d, -f1,2 predm.csv | md5sum)"
+check "bert pooling=mean: another model than the [CLS] head's" test "$(cmp -s syn.assay synm.assay; echo $?)" = 1
 syn 13 400 1 > pair.csv
 "$ASSAY" fit pair.csv --target label --model bert --encoder run --epochs 8 --lr 2e-3 --params max_len=48 \
   --cv 0 --db none --json --out pair.assay > pair.json
