@@ -94,6 +94,21 @@ static void fig_end(report *r, size_t start, int rc, const char *caption) {
     r->charts++;
 }
 
+/* A line chart on the unit square with one reference line, as a figure with its caption. */
+static void unit_chart(report *r, const char *title, const char *x_label, const char *y_label,
+                       const assay_svg_series *s, int ns, assay_svg_refline ref, const char *caption) {
+    assay_svg_line_opts o = {0};
+    o.title = title;
+    o.x_label = x_label;
+    o.y_label = y_label;
+    o.x_fixed = o.y_fixed = 1;
+    o.x_max = o.y_max = 1;
+    o.refs = &ref;
+    o.nrefs = 1;
+    size_t f0 = fig_begin(r);
+    fig_end(r, f0, assay_svg_line_chart(&r->b, &o, s, ns), caption);
+}
+
 static void row2(report *r, const char *k, const char *v) {
     put(r, "<tr><th>");
     esc(r, k);
@@ -508,21 +523,12 @@ static int multiclass_roc_chart(report *r, const double *y, const double *out, i
         ns++;
     }
     if (!rc && ns > 0) {
-        assay_svg_refline ref = {ASSAY_SVG_REF_DIAGONAL, 0, "random"};
-        assay_svg_line_opts o = {0};
-        o.title = "ROC curves, each class against the rest";
-        o.x_label = "false positive rate";
-        o.y_label = "true positive rate";
-        o.x_fixed = o.y_fixed = 1;
-        o.x_max = o.y_max = 1;
-        o.refs = &ref;
-        o.nrefs = 1;
         char cap[256];
         snprintf(cap, sizeof cap, "One-vs-rest ROC curve of each class%s on these rows; the mean "
                  "of their areas is %.4f. The diagonal is a random ranking.",
                  ns < K ? " present (largest first, at most 10)" : "", auc_sum / ns);
-        size_t f0 = fig_begin(r);
-        fig_end(r, f0, assay_svg_line_chart(&r->b, &o, s, ns), cap);
+        unit_chart(r, "ROC curves, each class against the rest", "false positive rate", "true positive rate", s,
+                   ns, (assay_svg_refline){ASSAY_SVG_REF_DIAGONAL, 0, "random"}, cap);
     }
     for (int i = 0; i < ns; i++) assay_curve_roc_deinit(&roc[i]);
     memset(y01, 0, (size_t)n); /* as the caller had it for a multiclass target */
@@ -546,55 +552,28 @@ static int binary_charts(report *r, const uint8_t *y01, const double *score, int
         char name[64];
         snprintf(name, sizeof name, "model (AUC %.3f)", met->roc_auc);
         assay_svg_series s = {name, roc.fpr, roc.tpr, (int)roc.n, 0, 0};
-        assay_svg_refline ref = {ASSAY_SVG_REF_DIAGONAL, 0, "random"};
-        assay_svg_line_opts o = {0};
-        o.title = "ROC curve";
-        o.x_label = "false positive rate";
-        o.y_label = "true positive rate";
-        o.x_fixed = o.y_fixed = 1;
-        o.x_max = o.y_max = 1;
-        o.refs = &ref;
-        o.nrefs = 1;
-        size_t f0 = fig_begin(r);
         snprintf(cap, sizeof cap, "ROC curve on these rows; area under the curve %.4f. The "
                  "diagonal is a random ranking.", met->roc_auc);
-        fig_end(r, f0, assay_svg_line_chart(&r->b, &o, &s, 1), cap);
+        unit_chart(r, "ROC curve", "false positive rate", "true positive rate", &s, 1,
+                   (assay_svg_refline){ASSAY_SVG_REF_DIAGONAL, 0, "random"}, cap);
     }
     {
         char name[64];
         snprintf(name, sizeof name, "model (AP %.3f)", met->average_precision);
         assay_svg_series s = {name, pr.recall, pr.precision, (int)pr.n, 0, 0};
-        assay_svg_refline ref = {ASSAY_SVG_REF_HLINE, g.base_rate, "positive rate"};
-        assay_svg_line_opts o = {0};
-        o.title = "Precision-recall curve";
-        o.x_label = "recall";
-        o.y_label = "precision";
-        o.x_fixed = o.y_fixed = 1;
-        o.x_max = o.y_max = 1;
-        o.refs = &ref;
-        o.nrefs = 1;
-        size_t f0 = fig_begin(r);
         snprintf(cap, sizeof cap, "Precision against recall as the threshold falls; average "
                  "precision %.4f. The horizontal line is the share of positives (%.4f).",
                  met->average_precision, g.base_rate);
-        fig_end(r, f0, assay_svg_line_chart(&r->b, &o, &s, 1), cap);
+        unit_chart(r, "Precision-recall curve", "recall", "precision", &s, 1,
+                   (assay_svg_refline){ASSAY_SVG_REF_HLINE, g.base_rate, "positive rate"}, cap);
     }
     {
         assay_svg_series s = {"model", cal.prob_pred, cal.prob_true, (int)cal.n, 1, 0};
-        assay_svg_refline ref = {ASSAY_SVG_REF_DIAGONAL, 0, "perfectly calibrated"};
-        assay_svg_line_opts o = {0};
         snprintf(title, sizeof title, "Calibration (Brier %.4f)", cal.brier);
-        o.title = title;
-        o.x_label = "mean predicted probability";
-        o.y_label = "fraction of positives";
-        o.x_fixed = o.y_fixed = 1;
-        o.x_max = o.y_max = 1;
-        o.refs = &ref;
-        o.nrefs = 1;
-        size_t f0 = fig_begin(r);
-        fig_end(r, f0, assay_svg_line_chart(&r->b, &o, &s, 1),
-                "Reliability diagram: 10 uniform probability bins (empty bins left out); points on "
-                "the diagonal are well calibrated.");
+        unit_chart(r, title, "mean predicted probability", "fraction of positives", &s, 1,
+                   (assay_svg_refline){ASSAY_SVG_REF_DIAGONAL, 0, "perfectly calibrated"},
+                   "Reliability diagram: 10 uniform probability bins (empty bins left out); points on "
+                   "the diagonal are well calibrated.");
     }
     {
         double x[11], y[11];
@@ -604,19 +583,10 @@ static int binary_charts(report *r, const uint8_t *y01, const double *score, int
             y[k + 1] = g.gain[k];
         }
         assay_svg_series s = {"model", x, y, 11, 1, 0};
-        assay_svg_refline ref = {ASSAY_SVG_REF_DIAGONAL, 0, "random"};
-        assay_svg_line_opts o = {0};
-        o.title = "Cumulative gain";
-        o.x_label = "share of rows, highest scores first";
-        o.y_label = "share of positives found";
-        o.x_fixed = o.y_fixed = 1;
-        o.x_max = o.y_max = 1;
-        o.refs = &ref;
-        o.nrefs = 1;
-        size_t f0 = fig_begin(r);
-        fig_end(r, f0, assay_svg_line_chart(&r->b, &o, &s, 1),
-                "Cumulative gain by decile of the score: the share of all positives among the top "
-                "rows. The diagonal is a random order.");
+        unit_chart(r, "Cumulative gain", "share of rows, highest scores first", "share of positives found", &s, 1,
+                   (assay_svg_refline){ASSAY_SVG_REF_DIAGONAL, 0, "random"},
+                   "Cumulative gain by decile of the score: the share of all positives among the top "
+                   "rows. The diagonal is a random order.");
     }
     {
         const char *cats[10] = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"};
