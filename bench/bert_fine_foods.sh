@@ -5,14 +5,15 @@
 # other), against the same architecture and vocabulary fine-tuned from random weights
 # (init=random) with the same settings. Prints both test accuracies and AUCs.
 #   AUSTEN: the austen.txt corpus (default ../shared/data/austen.txt); PRETRAIN_STEPS (1600,
-#   batch 32 x 128 tokens), EPOCHS (3), LR (1e-4): the fine-tuning settings; OUT: where the
+#   batch 32 x 128 tokens), EPOCHS (3), LR (1e-4), POOLING (mean or cls): the fine-tuning
+#   settings; OUT: where the
 #   encoder goes (default /tmp/assay_bert_ff).
 # Needs: make release. Takes about an hour on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ASSAY=${ASSAY:-./build/release/assay}
 AUSTEN=${AUSTEN:-../shared/data/austen.txt}
-STEPS=${PRETRAIN_STEPS:-1600} EPOCHS=${EPOCHS:-3} LR=${LR:-1e-4}
+STEPS=${PRETRAIN_STEPS:-1600} EPOCHS=${EPOCHS:-3} LR=${LR:-1e-4} POOLING=${POOLING:-mean}
 OUT=${OUT:-/tmp/assay_bert_ff}
 TRAIN=examples/fine_foods_train.csv TEST=examples/fine_foods_test.csv
 [ -x "$ASSAY" ] || { echo "build first: make release" >&2; exit 1; }
@@ -23,7 +24,7 @@ if [ ! -s "$OUT/enc/model.safetensors" ]; then
 fi
 for init in pretrained random; do
   "$ASSAY" fit "$TRAIN" --target score --test "$TEST" --model bert --encoder "$OUT/enc" --epochs "$EPOCHS" \
-    --lr "$LR" --batch-size 16 --params init=$init --db none --out "$OUT/$init.assay" --json > "$OUT/$init.json"
+    --lr "$LR" --batch-size 16 --params init=$init,pooling=$POOLING --db none --out "$OUT/$init.assay" --json > "$OUT/$init.json"
   jq -r --arg i "$init" '"\($i): test accuracy \(.metrics.test.accuracy), AUC \(.metrics.test.roc_auc), training loss by epoch \(.training.train_loss | map(. * 1000 | round / 1000)), \(.training.tokens_per_second | round) tokens/s"' "$OUT/$init.json"
 done
 awk -F, 'NR > 1 { n++; s += $2; if (n % 200 == 0) { printf "pretraining loss, steps %d-%d: %.3f\n", n - 199, n, s / 200; s = 0 } }' "$OUT/enc/loss.csv"

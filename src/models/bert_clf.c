@@ -9,9 +9,11 @@
  * [CLS] a [SEP] b [SEP] with segment ids 0 / 1, cut to max_len tokens the longer first
  * (transformers' 'longest_first'). Batches are padded only to their longest row.
  *
- * pooling=mean puts the head (the same classifier.* tensors) on the mean of the last hidden states
- * over the tokens instead of the pooled [CLS] output: an encoder pretrained by masked language
- * modelling alone never trained its pooler.
+ * The head (classifier.* tensors) reads the mean of the last hidden states over the tokens
+ * (pooling=mean, the default: an encoder pretrained by masked language modelling alone never
+ * trained its pooler, and on fine_foods the mean did better for pretrained and random encoders
+ * alike, bench/RESULTS.md), or BertForSequenceClassification's pooled [CLS] output (pooling=cls).
+ * The model file records which.
  *
  * Training: AdamW (Hugging Face's grouping: no decay for biases and LayerNorm weights), linear
  * warmup then linear decay to 0, gradient norm clipped at 1, dropout from the encoder's config,
@@ -71,7 +73,7 @@ static int bert_create(const assay_params *p, assay_task task, int nclasses, int
     const char *enc = assay_params_get(p, "encoder");
     if ((enc && !(b->encoder = assay_strdup(enc))) ||
         (rc = assay_params_choice(p, "init", inits, 0, &b->init_random, err)) ||
-        (rc = assay_params_choice(p, "pooling", poolings, 0, &b->mean_pool, err)) ||
+        (rc = assay_params_choice(p, "pooling", poolings, 1, &b->mean_pool, err)) ||
         (rc = assay_params_int(p, "epochs", 3, 1, 1000, &b->epochs, err)) ||
         (rc = assay_params_int(p, "batch_size", 16, 1, 4096, &b->batch, err)) ||
         (rc = assay_params_int(p, "max_len", 128, 3, 65536, &b->max_len, err)) ||
@@ -433,6 +435,7 @@ static int bert_save(const assay_estimator *e, assay_mfile_writer *w, const char
     if (!cfg || !loss || json_object_set_new(meta, "config", cfg) ||
         json_object_set_new(meta, "cls_id", json_integer(b->cls)) ||
         json_object_set_new(meta, "sep_id", json_integer(b->sep)) ||
+        json_object_set_new(meta, "pooling", json_string(poolings[b->mean_pool])) ||
         json_object_set_new(meta, "epochs_run", json_integer(b->epochs_run)) ||
         json_object_set_new(meta, "train_loss", loss))
         return assay_error_set(err, ASSAY_ENOMEM, "bert: out of memory saving");
@@ -474,6 +477,12 @@ static int bert_load(assay_estimator *e, const assay_mfile *f, const char *prefi
         ok = c.layer_norm_eps > 0 && c.num_labels == e->nclasses && b->cls < c.vocab_size &&
              b->sep < c.vocab_size && b->max_len <= c.max_position_embeddings &&
              (b->nblocks == 1 || c.type_vocab_size >= 2) && assay_bert_config_check(&c) == NULL;
+    }
+    const json_t *pool = json_object_get(meta, "pooling");
+    if (ok && pool) { /* the file says which head input it was trained with */
+        const char *pv = json_string_value(pool);
+        ok = pv && (!strcmp(pv, "cls") || !strcmp(pv, "mean"));
+        if (ok) b->mean_pool = !strcmp(pv, "mean");
     }
     if (!ok) return assay_error_set(err, ASSAY_EFORMAT, "bert: the model's encoder description is malformed");
     c.hidden_dropout_prob = c.attention_probs_dropout_prob = c.classifier_dropout = 0; /* inference */
