@@ -1383,32 +1383,29 @@ int cmd_fit(int argc, char **argv) {
         fflush(stdout);
     }
 
-    if (strcmp(a.fo.model, "auto") == 0) {
+    if (strcmp(a.fo.model, "auto") == 0 || a.autotune > 0) { /* candidates, cross-validated */
         if (!(cands = calloc(MAX_CANDIDATES, sizeof *cands))) goto nomem;
-        if ((rc = select_model(&a, t, &hold, &tg, strata, cands, &ncands, &best, &err))) goto fail;
-        if (!a.no_ensemble && ncands < MAX_CANDIDATES) {
-            int e = build_ensemble(&tg, cands, ncands, best, &cands[ncands], &err);
-            if (e < 0) {
-                rc = e;
+        if (a.autotune > 0) { /* fastText's autotune: textclf's defaults, then random settings */
+            a.grid = "lr=log:0.05:1;epochs=5:50;dim=16:128";
+            a.random_n = MAX_CANDIDATES - 1;
+            a.time_budget = a.autotune;
+            cands[0].kind = a.fo.model;
+            snprintf(cands[0].params, sizeof cands[0].params, "%s", a.fo.params ? a.fo.params : "");
+            if ((rc = tune_candidates(&a, cands + 1, &ncands, &err)) ||
+                (rc = evaluate_candidates(&a, t, &hold, &tg, strata, cands, ++ncands, &best, "--autotune-time", &err)))
                 goto fail;
+        } else {
+            if ((rc = select_model(&a, t, &hold, &tg, strata, cands, &ncands, &best, &err))) goto fail;
+            if (!a.no_ensemble && ncands < MAX_CANDIDATES) {
+                int e = build_ensemble(&tg, cands, ncands, best, &cands[ncands], &err);
+                if (e < 0) {
+                    rc = e;
+                    goto fail;
+                }
+                if (e > 0) best = ncands++;
             }
-            if (e > 0) best = ncands++;
         }
         a.fo.model = cands[best].kind;
-        a.fo.params = cands[best].params;
-        cv = cands[best].cv;
-        cands[best].cv.oof_p = NULL, cands[best].cv.oof_y = NULL, cands[best].cv.oof_row = NULL;
-        if (!a.c.json) print_leaderboard(cands, ncands, best, selection_metric(tg.task), a.cv);
-    } else if (a.autotune > 0) { /* fastText's autotune: the defaults, then random settings */
-        if (!(cands = calloc(MAX_CANDIDATES, sizeof *cands))) goto nomem;
-        a.grid = "lr=log:0.05:1;epochs=5:50;dim=16:128";
-        a.random_n = MAX_CANDIDATES - 1;
-        a.time_budget = a.autotune;
-        cands[0].kind = a.fo.model;
-        snprintf(cands[0].params, sizeof cands[0].params, "%s", a.fo.params ? a.fo.params : "");
-        if ((rc = tune_candidates(&a, cands + 1, &ncands, &err)) ||
-            (rc = evaluate_candidates(&a, t, &hold, &tg, strata, cands, ++ncands, &best, "--autotune-time", &err)))
-            goto fail;
         a.fo.params = cands[best].params;
         cv = cands[best].cv;
         cands[best].cv.oof_p = NULL, cands[best].cv.oof_y = NULL, cands[best].cv.oof_row = NULL;

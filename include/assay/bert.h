@@ -69,6 +69,8 @@ int assay_bert_save(const assay_bert *m, const char *dir, assay_error *err);
 void assay_bert_free(assay_bert *m);
 /* Write c as config.json at path (atomically). extra_json (NULL: none) is a JSON object whose
  * keys are added or replace the written ones (a masked-LM checkpoint's architectures). */
+/* The same config.json text (assay_free), or NULL when out of memory or extra_json is bad. */
+char *assay_bert_config_to_json(const assay_bert_config *c, const char *extra_json);
 int assay_bert_config_save(const assay_bert_config *c, const char *extra_json, const char *path,
                            assay_error *err);
 /* Add every parameter tensor of m to w under its Hugging Face name. */

@@ -416,22 +416,20 @@ static int bert_predict(const assay_estimator *e, const assay_matrix *X, double 
 
 /* ---- save / load: the config and specials in meta, tensors under prefix + HF names ----------- */
 
+/* The training loss per epoch run. */
+static json_t *loss_json(const bert_clf *b) {
+    json_t *loss = json_array();
+    for (int i = 0; loss && i < b->epochs_run; i++) json_array_append_new(loss, json_real(b->train_loss[i]));
+    return loss;
+}
+
 static int bert_save(const assay_estimator *e, assay_mfile_writer *w, const char *prefix,
                      json_t *meta, assay_error *err) {
     const bert_clf *b = (const bert_clf *)e;
     if (!b->m || !meta) return assay_error_set(err, ASSAY_EINVAL, "bert: nothing to save");
-    const assay_bert_config *c = assay_bert_get_config(b->m);
-    json_t *cfg = json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:f,s:f,s:f}", "vocab_size",
-                            c->vocab_size, "hidden_size", c->hidden_size, "num_hidden_layers",
-                            c->num_hidden_layers, "num_attention_heads", c->num_attention_heads,
-                            "intermediate_size", c->intermediate_size, "max_position_embeddings",
-                            c->max_position_embeddings, "type_vocab_size", c->type_vocab_size,
-                            "num_labels", c->num_labels, "layer_norm_eps", (double)c->layer_norm_eps,
-                            "hidden_dropout_prob", (double)c->hidden_dropout_prob,
-                            "attention_probs_dropout_prob", (double)c->attention_probs_dropout_prob,
-                            "classifier_dropout", (double)c->classifier_dropout);
-    json_t *loss = json_array();
-    for (int i = 0; loss && i < b->epochs_run; i++) json_array_append_new(loss, json_real(b->train_loss[i]));
+    char *ct = assay_bert_config_to_json(assay_bert_get_config(b->m), NULL);
+    json_t *cfg = ct ? json_loads(ct, 0, NULL) : NULL, *loss = loss_json(b);
+    assay_free(ct);
     if (!cfg || !loss || json_object_set_new(meta, "config", cfg) ||
         json_object_set_new(meta, "cls_id", json_integer(b->cls)) ||
         json_object_set_new(meta, "sep_id", json_integer(b->sep)) ||
@@ -460,24 +458,17 @@ static int meta_int(const json_t *o, const char *key, int lo, int hi, int *out) 
 static int bert_load(assay_estimator *e, const assay_mfile *f, const char *prefix,
                      const json_t *meta, assay_error *err) {
     bert_clf *b = (bert_clf *)e;
+    /* the encoder's config.json, as bert_io.c writes and checks it */
     const json_t *cj = json_object_get(meta, "config");
+    char *ct = json_is_object(cj) ? json_dumps(cj, JSON_COMPACT) : NULL;
     assay_bert_config c;
-    assay_bert_config_defaults(&c);
-    int ok = json_is_object(cj) && !meta_int(cj, "vocab_size", 1, 1 << 24, &c.vocab_size) &&
-             !meta_int(cj, "hidden_size", 1, 1 << 16, &c.hidden_size) &&
-             !meta_int(cj, "num_hidden_layers", 1, 1024, &c.num_hidden_layers) &&
-             !meta_int(cj, "num_attention_heads", 1, 1 << 16, &c.num_attention_heads) &&
-             !meta_int(cj, "intermediate_size", 1, 1 << 20, &c.intermediate_size) &&
-             !meta_int(cj, "max_position_embeddings", 1, 1 << 20, &c.max_position_embeddings) &&
-             !meta_int(cj, "type_vocab_size", 1, 1 << 16, &c.type_vocab_size) &&
-             !meta_int(cj, "num_labels", 2, 1 << 16, &c.num_labels) &&
+    assay_error cerr = {0};
+    int ok = ct && assay_bert_config_parse(ct, strlen(ct), "model", &c, &cerr) == ASSAY_OK &&
              !meta_int(meta, "cls_id", 0, INT32_MAX, &b->cls) && !meta_int(meta, "sep_id", 0, INT32_MAX, &b->sep);
-    if (ok) {
-        c.layer_norm_eps = (float)json_number_value(json_object_get(cj, "layer_norm_eps"));
-        ok = c.layer_norm_eps > 0 && c.num_labels == e->nclasses && b->cls < c.vocab_size &&
-             b->sep < c.vocab_size && b->max_len <= c.max_position_embeddings &&
-             (b->nblocks == 1 || c.type_vocab_size >= 2) && assay_bert_config_check(&c) == NULL;
-    }
+    free(ct);
+    if (ok)
+        ok = c.num_labels == e->nclasses && b->cls < c.vocab_size && b->sep < c.vocab_size &&
+             b->max_len <= c.max_position_embeddings && (b->nblocks == 1 || c.type_vocab_size >= 2);
     const json_t *pool = json_object_get(meta, "pooling");
     if (ok && pool) { /* the file says which head input it was trained with */
         const char *pv = json_string_value(pool);
@@ -508,8 +499,7 @@ static int bert_load(assay_estimator *e, const assay_mfile *f, const char *prefi
 static json_t *bert_training(const assay_estimator *e) {
     const bert_clf *b = (const bert_clf *)e;
     if (!b->train_loss) return NULL;
-    json_t *loss = json_array();
-    for (int i = 0; loss && i < b->epochs_run; i++) json_array_append_new(loss, json_real(b->train_loss[i]));
+    json_t *loss = loss_json(b);
     int64_t np = 0;
     assay_bert_params(b->m, &np);
     return json_pack("{s:i,s:f,s:f,s:I,s:o}", "epochs", b->epochs_run, "seconds", b->seconds,

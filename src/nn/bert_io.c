@@ -359,10 +359,9 @@ static int write_atomic(const char *path, const char *text, assay_error *err) {
     return ASSAY_OK;
 }
 
-int assay_bert_config_save(const assay_bert_config *c, const char *extra_json, const char *path,
-                           assay_error *err) {
+char *assay_bert_config_to_json(const assay_bert_config *c, const char *extra_json) {
     json_t *j = json_object(), *arch = json_array(), *id2 = json_object(), *l2i = json_object();
-    int rc = ASSAY_OK, bad = !j || !arch || !id2 || !l2i;
+    int bad = !j || !arch || !id2 || !l2i;
     if (!bad) {
         bad |= json_array_append_new(arch, json_string(c->num_labels ? "BertForSequenceClassification"
                                                                      : "BertModel"));
@@ -404,17 +403,21 @@ int assay_bert_config_save(const assay_bert_config *c, const char *extra_json, c
         json_decref(x);
     }
     char *text = bad ? NULL : json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (!text) {
-        rc = assay_error_set(err, ASSAY_ENOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    rc = write_atomic(path, text, err);
+    char *copy = text ? assay_strdup(text) : NULL;
     free(text);
-done:
     json_decref(j);
     json_decref(arch);
     json_decref(id2);
     json_decref(l2i);
+    return copy;
+}
+
+int assay_bert_config_save(const assay_bert_config *c, const char *extra_json, const char *path,
+                           assay_error *err) {
+    char *text = assay_bert_config_to_json(c, extra_json);
+    if (!text) return assay_error_set(err, ASSAY_ENOMEM, "%s: out of memory", path);
+    int rc = write_atomic(path, text, err);
+    assay_free(text);
     return rc;
 }
 
