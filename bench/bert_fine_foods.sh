@@ -18,6 +18,7 @@ OUT=${OUT:-/tmp/assay_bert_ff}
 TRAIN=examples/fine_foods_train.csv TEST=examples/fine_foods_test.csv
 [ -x "$ASSAY" ] || { echo "build first: make release" >&2; exit 1; }
 [ -s "$AUSTEN" ] || { echo "no corpus at $AUSTEN (set AUSTEN)" >&2; exit 1; }
+mkdir -p "$OUT"
 if [ ! -s "$OUT/enc/model.safetensors" ]; then
   "$ASSAY" pretrain "$AUSTEN" "$TRAIN" --column review --out "$OUT/enc" --layers 4 --hidden 256 --heads 4 \
     --seq-len 128 --vocab-size 8000 --steps "$STEPS" --batch-size 32 --lr 5e-4 --save-every 200 --seed 42 --db none
