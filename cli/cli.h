@@ -75,6 +75,14 @@ int cli_status(int code); /* ASSAY_E* -> exit status */
 int cli_read_table(const cli_common *c, const char *path, const assay_col_override *extra,
                    int nextra, assay_table **out, assay_error *err);
 
+/* The decision for one output row as JSON: the label, or for multilabel the array of labels at
+ * or above the threshold. */
+json_t *cli_json_decision(const assay_model *m, const double *row);
+
+/* --task auto on a fastText file whose documents have several labels (its label column is then
+ * text, "a|b"): the task becomes multilabel. */
+void cli_infer_multilabel(const char *path, const assay_table *t, assay_fit_options *fo);
+
 /* Check that PATH's directory exists and is writable, before doing any work. */
 int cli_check_output_path(const char *option, const char *path, assay_error *err);
 

@@ -44,7 +44,7 @@ int cmd_eval(int argc, char **argv) {
     int width = assay_model_output_width(m), K = assay_model_nclasses(m);
     int64_t n = t->nrows;
     out = malloc(sizeof *out * (size_t)n * (size_t)width + 1);
-    y = malloc(sizeof *y * (size_t)n + 1);
+    y = malloc(sizeof *y * (size_t)n * (size_t)assay_model_target_width(m) + 1);
     pred = malloc(sizeof *pred * (size_t)n + 1);
     labels = calloc((size_t)K + 1, sizeof *labels);
     if (!out || !y || !pred || !labels) {

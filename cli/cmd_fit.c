@@ -23,7 +23,9 @@ static void fit_usage(FILE *f) {
             "training rows, evaluate it on a held-out test set, save it and record the run.\n\n"
             "  --target COL         the column to predict (required for tables)\n"
             "  --positive LABEL     binary: the positive class (default: the minority class)\n"
-            "  --task T             binary, multiclass, regression (default: inferred)\n"
+            "  --task T             binary, multiclass, regression, or multilabel: each target cell\n"
+            "                       lists its labels separated by | (default: inferred; a fastText\n"
+            "                       file with several labels on a line is multilabel)\n"
             "  --model NAME         auto (default: cross-validate every candidate family over a\n"
             "                       small grid and keep the best), logreg, gbdt, linear, ridge\n"
             "  --params K=V,...     model hyperparameters, e.g. 'C=0.5,penalty=l1' (needs --model)\n"
@@ -216,7 +218,7 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         case OPT_POSITIVE: a->fo.positive = optarg; break;
         case OPT_TASK:
             if (assay_task_from_name(optarg, &a->fo.task)) {
-                fprintf(stderr, "assay %s: --task: expected binary, multiclass or regression, got '%s'\n", a->cmd, optarg);
+                fprintf(stderr, "assay %s: --task: expected binary, multiclass, regression or multilabel, got '%s'\n", a->cmd, optarg);
                 return CLI_BAD_INPUT;
             }
             break;
@@ -607,6 +609,14 @@ static int group_ids(const assay_table *t, const char *col, int64_t **out, assay
     return ASSAY_OK;
 }
 
+/* The stratum of encoded row i: its class, or for multilabel its first label. */
+static int32_t stratum(const assay_target *tg, int64_t i) {
+    if (tg->task != ASSAY_TASK_MULTILABEL) return (int32_t)tg->y[i];
+    for (int k = 0; k < tg->nclasses; k++)
+        if (tg->y[i * tg->nclasses + k] != 0) return k;
+    return 0;
+}
+
 static int run_cv(const fit_cli *a, const assay_fit_options *fo, const char *what,
                   const assay_table *t, const assay_split *holdout, const assay_target *tg,
                   const int32_t *strata, cv_result *res, assay_error *err) {
@@ -652,7 +662,7 @@ static int run_cv(const fit_cli *a, const assay_fit_options *fo, const char *wha
         rc = assay_model_fit(fo, t, folds[f].train, folds[f].ntrain, &m, NULL, err);
         if (!rc) {
             out = malloc(sizeof *out * (size_t)folds[f].ntest * (size_t)width + 1);
-            y = malloc(sizeof *y * (size_t)folds[f].ntest + 1);
+            y = malloc(sizeof *y * (size_t)folds[f].ntest * (size_t)assay_target_width(tg->task, tg->nclasses) + 1);
             if (!out || !y) rc = assay_error_set(err, ASSAY_ENOMEM, "out of memory");
         }
         if (!rc) rc = assay_model_predict(m, t, folds[f].test, folds[f].ntest, out, err);
@@ -714,7 +724,7 @@ typedef struct candidate {
 #define MAX_CANDIDATES 64
 
 static const char *selection_metric(assay_task task) {
-    return task == ASSAY_TASK_BINARY ? "roc_auc" : task == ASSAY_TASK_MULTICLASS ? "log_loss" : "rmse";
+    return task == ASSAY_TASK_BINARY ? "roc_auc" : task == ASSAY_TASK_REGRESSION ? "rmse" : "log_loss";
 }
 
 static int metric_index(const cv_result *cv, const char *name) {
@@ -1290,6 +1300,7 @@ int cmd_fit(int argc, char **argv) {
                              a.fo.target);
         goto fail;
     }
+    cli_infer_multilabel(a.data, t, &a.fo);
     if ((rc = assay_target_encode(&a.fo, t, labeled, nlabeled, &tg, &err))) goto fail;
     a.fo.task = tg.task;
     if (tg.nclasses) {
@@ -1300,7 +1311,7 @@ int cmd_fit(int argc, char **argv) {
         strata = malloc(sizeof *strata * (size_t)t->nrows + 1);
         if (!strata) goto nomem;
         for (int64_t i = 0; i < t->nrows; i++) strata[i] = -1;
-        for (int64_t i = 0; i < nlabeled; i++) strata[labeled[i]] = (int32_t)tg.y[i];
+        for (int64_t i = 0; i < nlabeled; i++) strata[labeled[i]] = stratum(&tg, i);
     }
 
     /* The test set: a file, the latest rows by time, or a stratified holdout. */
@@ -1376,7 +1387,8 @@ int cmd_fit(int argc, char **argv) {
                        a.fo.target, tg.labels[tg.positive], (long long)npos,
                        100.0 * (double)npos / (double)nlabeled);
             else
-                printf("target '%s': multiclass, %d classes\n", a.fo.target, tg.nclasses);
+                printf("target '%s': %s, %d %s\n", a.fo.target, assay_task_name(tg.task), tg.nclasses,
+                       tg.task == ASSAY_TASK_MULTILABEL ? "labels" : "classes");
         }
         printf("split: %lld training rows, %lld test rows (%s)\n", (long long)hold.ntrain,
                (long long)ntest, split_desc);
@@ -1485,7 +1497,7 @@ int cmd_fit(int argc, char **argv) {
     int width = assay_model_output_width(model);
     if (ntest > 0) {
         out = malloc(sizeof *out * (size_t)ntest * (size_t)width);
-        ytest = malloc(sizeof *ytest * (size_t)ntest);
+        ytest = malloc(sizeof *ytest * (size_t)ntest * (size_t)assay_model_target_width(model));
         pred = malloc(sizeof *pred * (size_t)ntest);
         if (!out || !ytest || !pred) goto nomem;
         if ((rc = assay_model_predict(model, tt, test_rows, ntest, out, &err))) goto fail;
@@ -1952,6 +1964,7 @@ static int cv_main(int argc, char **argv, const char *cmd) {
     a.fo.nexclude = a.nexclude;
     if ((rc = cli_read_table(&a.c, a.data, NULL, 0, &t, &err))) goto fail;
     if (!(labeled = labeled_rows(t, a.fo.target, &nlabeled))) goto nomem;
+    cli_infer_multilabel(a.data, t, &a.fo);
     if ((rc = assay_target_encode(&a.fo, t, labeled, nlabeled, &tg, &err))) goto fail;
     a.fo.task = tg.task;
     if (tg.nclasses) {
@@ -1962,7 +1975,7 @@ static int cv_main(int argc, char **argv, const char *cmd) {
             strata = malloc(sizeof *strata * (size_t)t->nrows + 1);
             if (!strata) goto nomem;
             for (int64_t i = 0; i < t->nrows; i++) strata[i] = -1;
-            for (int64_t i = 0; i < nlabeled; i++) strata[labeled[i]] = (int32_t)tg.y[i];
+            for (int64_t i = 0; i < nlabeled; i++) strata[labeled[i]] = stratum(&tg, i);
         }
     }
     if (a.time_column) {

@@ -19,7 +19,8 @@ static void predict_usage(FILE *f) {
             "                       (columns top1,proba1,...; JSON: \"top\")\n"
             "  --min-proba P        with --top-k: leave out classes below probability P\n"
             "  --keep COL           copy a column of DATA (an id) into the output; repeatable\n"
-            "  --threshold T        binary: decision threshold on the positive class's probability\n"
+            "  --threshold T        binary: decision threshold on the positive class's probability;\n"
+            "                       multilabel: the probability from which a label is predicted\n"
             "  --explain[=N]        add the N (default 3) largest contributions per row (gbdt:\n"
             "                       exact TreeSHAP, in log-odds for classification)\n"
             CLI_COMMON_HELP);
@@ -191,8 +192,8 @@ int cmd_predict(int argc, char **argv) {
         goto fail;
     }
     if (threshold >= 0) {
-        if (assay_model_task(m) != ASSAY_TASK_BINARY) {
-            rc = assay_error_set(&err, ASSAY_EINVAL, "--threshold applies to binary models only");
+        if (assay_model_task(m) != ASSAY_TASK_BINARY && assay_model_task(m) != ASSAY_TASK_MULTILABEL) {
+            rc = assay_error_set(&err, ASSAY_EINVAL, "--threshold applies to binary and multilabel models only");
             goto fail;
         }
         assay_model_set_threshold(m, threshold);
@@ -233,7 +234,8 @@ int cmd_predict(int argc, char **argv) {
         int ew = assay_model_explain_width(m);
         if (!ew) {
             rc = assay_error_set(&err, ASSAY_EINVAL, "--explain: model '%s' has no per-prediction "
-                                 "explanations (gbdt has)", assay_model_kind(m));
+                                 "explanations (%s)", assay_model_kind(m),
+                                 assay_model_task(m) == ASSAY_TASK_MULTILABEL ? "multilabel models have none yet" : "gbdt has");
             goto fail;
         }
         int64_t d1 = assay_model_nfeatures(m) + 1;
@@ -253,7 +255,7 @@ int cmd_predict(int argc, char **argv) {
             if (regression) {
                 json_array_append_new(preds, cli_json_num(row[0]));
             } else {
-                json_array_append_new(preds, json_string(assay_model_label(m, assay_model_decide(m, row))));
+                json_array_append_new(preds, cli_json_decision(m, row));
                 if (probs) {
                     json_t *p = json_array();
                     for (int k = 0; k < width; k++) json_array_append_new(p, cli_json_num(row[k]));

@@ -845,6 +845,11 @@ static int report_main(int argc, char **argv, const assay_table *given) {
     assay_task task = assay_model_task(m);
     int width = assay_model_output_width(m), K = assay_model_nclasses(m), pos = assay_model_positive(m);
     int64_t n = t->nrows;
+    if (task == ASSAY_TASK_MULTILABEL) {
+        rc = assay_error_set(&err, ASSAY_EINVAL, "%s is a multilabel model, which the report does not draw yet; "
+                             "assay eval prints its per-label metrics", model_path);
+        goto fail;
+    }
     if ((value || value_column) && task != ASSAY_TASK_BINARY) {
         rc = assay_error_set(&err, ASSAY_EINVAL, "--value applies to binary models only");
         goto fail;

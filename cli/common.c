@@ -152,9 +152,15 @@ static int is_fasttext_file(const char *path) {
     return 0;
 }
 
+void cli_infer_multilabel(const char *path, const assay_table *t, assay_fit_options *fo) {
+    int j = fo->target ? assay_table_find(t, fo->target) : -1;
+    if (fo->task == ASSAY_TASK_AUTO && j >= 0 && t->cols[j].type == ASSAY_COL_TEXT && is_fasttext_file(path))
+        fo->task = ASSAY_TASK_MULTILABEL;
+}
+
 int cli_read_table(const cli_common *c, const char *path, const assay_col_override *extra,
                    int nextra, assay_table **out, assay_error *err) {
-    if (is_fasttext_file(path)) { /* columns "text" and "label" (a document's first label) */
+    if (is_fasttext_file(path)) { /* columns "text" and "label" (a document's labels) */
         assay_fasttext_options fo;
         assay_fasttext_options_init(&fo);
         fo.allow_unlabeled = 1; /* unlabelled lines: the target is missing (fit drops them) */
@@ -362,6 +368,7 @@ int cli_predictions_csv(const assay_model *m, const assay_table *t, const int64_
             csv_field(b, assay_model_label(m, k));
         }
     assay_buf_append(b, "\n", 1);
+    assay_buf dec = {0};
     for (int64_t i = 0; i < n; i++) {
         const double *row = out + i * width;
         int64_t r = rows ? rows[i] : i;
@@ -374,16 +381,29 @@ int cli_predictions_csv(const assay_model *m, const assay_table *t, const int64_
             snprintf(num, sizeof num, "%.17g", row[0]);
             assay_buf_append(b, num, strlen(num));
         } else {
-            csv_field(b, assay_model_label(m, assay_model_decide(m, row)));
+            csv_field(b, assay_model_decision(m, row, &dec));
             if (proba)
                 for (int k = 0; k < width; k++) {
                     snprintf(num, sizeof num, ",%.17g", row[k]);
                     assay_buf_append(b, num, strlen(num));
                 }
         }
-        if (assay_buf_append(b, "\n", 1)) return ASSAY_ENOMEM;
+        if (assay_buf_append(b, "\n", 1)) {
+            assay_buf_deinit(&dec);
+            return ASSAY_ENOMEM;
+        }
     }
+    assay_buf_deinit(&dec);
     return ASSAY_OK;
+}
+
+json_t *cli_json_decision(const assay_model *m, const double *row) {
+    if (assay_model_task(m) != ASSAY_TASK_MULTILABEL)
+        return json_string(assay_model_label(m, assay_model_decide(m, row)));
+    json_t *a = json_array();
+    for (int k = 0; a && k < assay_model_nclasses(m); k++)
+        if (row[k] >= assay_model_threshold(m)) json_array_append_new(a, json_string(assay_model_label(m, k)));
+    return a;
 }
 
 void cli_record_data_run(const cli_common *c, const char *command, const char *data_path,

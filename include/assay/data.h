@@ -167,8 +167,10 @@ int assay_fasttext_read_buffer(const char *buf, size_t len, const char *name,
                                const assay_fasttext_options *o, assay_fasttext **out,
                                assay_error *err);
 void assay_fasttext_free(assay_fasttext *d);
-/* A table with a "text" column (TEXT) and a "label" column (CATEGORICAL: each document's first
- * label; missing when it has none), for `assay fit data.txt`. */
+/* A table with a "text" column (TEXT) and a "label" column (missing when a document has no
+ * label): CATEGORICAL when every document has at most one label, else TEXT holding each
+ * document's labels joined by ASSAY_LABEL_SEP ("a|b", a multilabel target; a label that holds
+ * the separator is refused). For `assay fit data.txt`. */
 int assay_fasttext_to_table(const assay_fasttext *d, const char *source, assay_table **out,
                             assay_error *err);
 

@@ -2,6 +2,8 @@
  * confusion matrix.
  *
  * Classification inputs: y holds class indices 0..K-1 as doubles; proba is n x K (rows sum to 1).
+ * Multilabel: y is n x K indicators and out n x K independent probabilities; a label is predicted
+ * when its probability is at least 0.5 (scikit-learn's metrics on label-indicator arrays).
  * Binary metrics (ROC AUC, average precision, Brier) score the positive class. Regression: y
  * and yhat are values. A metric that is undefined for the data (ROC AUC with one class present)
  * is NAN, never a crash. */
@@ -49,13 +51,19 @@ typedef struct assay_metrics {
     double precision_micro, recall_micro, f1_micro;
     double precision_weighted, recall_weighted, f1_weighted;
     double log_loss, roc_auc, average_precision, brier; /* last three: binary only, else NAN */
+    /* multilabel (else NAN): accuracy is the subset accuracy (every label right); hamming_loss the
+     * share of wrong (row, label) cells; precision_at_1 the share of rows whose most probable label
+     * is one of theirs (fastText's P@1); log_loss the mean binary cross-entropy per label;
+     * roc_auc and average_precision the mean over labels that have both classes; confusion NULL */
+    double hamming_loss, precision_at_1;
     assay_class_stats *per_class; /* K entries */
     int64_t *confusion;           /* K x K, rows = true class, columns = predicted */
     /* regression */
     double mae, rmse, r2, mape;
 } assay_metrics;
 
-/* pred: decided classes (NULL = argmax of out). out: n x K probabilities, or n values. */
+/* pred: decided classes (NULL = argmax of out; unused for multilabel). out: n x K probabilities,
+ * or n values. */
 int assay_metrics_compute(assay_task task, int nclasses, int positive, const double *y,
                           const double *out, const int32_t *pred, int64_t n, assay_metrics *m,
                           assay_error *err);

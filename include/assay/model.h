@@ -20,10 +20,15 @@ typedef enum assay_task {
     ASSAY_TASK_AUTO = -1,
     ASSAY_TASK_BINARY = 0,
     ASSAY_TASK_MULTICLASS = 1,
-    ASSAY_TASK_REGRESSION = 2
+    ASSAY_TASK_REGRESSION = 2,
+    ASSAY_TASK_MULTILABEL = 3 /* any number of labels per row: a target cell lists them separated
+                                 by ASSAY_LABEL_SEP ("billing|refund"); one probability per label */
 } assay_task;
 
-const char *assay_task_name(assay_task t); /* "binary", "multiclass", "regression", "auto" */
+#define ASSAY_LABEL_SEP '|'
+
+/* "binary", "multiclass", "regression", "multilabel", "auto" */
+const char *assay_task_name(assay_task t);
 int assay_task_from_name(const char *s, assay_task *out);
 
 /* ---- hyperparameters: "key=value,key=value" ---------------------------------------------- */
@@ -96,9 +101,13 @@ typedef struct assay_target {
     int nclasses;           /* 0 for regression */
     char **labels;          /* nclasses */
     int positive;           /* binary: 1 */
-    double *y;              /* nrows */
+    double *y;              /* nrows x assay_target_width: class index or value; multilabel: per
+                               row K indicators (1: the row has label k) */
     int64_t n;
 } assay_target;
+
+/* Doubles per row of an encoded target: nclasses for multilabel, else 1. */
+int assay_target_width(assay_task task, int nclasses);
 
 int assay_target_encode(const assay_fit_options *o, const assay_table *t, const int64_t *rows,
                         int64_t nrows, assay_target *out, assay_error *err);
@@ -147,13 +156,19 @@ int assay_model_importance(const assay_model *m, double *gain, double *splits);
 int assay_model_coefficients_width(const assay_model *m);
 int assay_model_coefficients(const assay_model *m, double *coef);
 
-/* The decision for one output row: argmax, or for binary proba[positive] >= threshold. */
+/* The decision for one output row: argmax, or for binary proba[positive] >= threshold
+ * (multilabel: the most probable label). */
 int assay_model_decide(const assay_model *m, const double *out_row);
-double assay_model_threshold(const assay_model *m);     /* binary decision threshold, 0.5 */
+/* The decision as text: the label, or for multilabel every label whose probability is at least
+ * the threshold, joined by ASSAY_LABEL_SEP ("" when none is). The text is in buf (reset). */
+const char *assay_model_decision(const assay_model *m, const double *out_row, assay_buf *buf);
+double assay_model_threshold(const assay_model *m);     /* binary / multilabel threshold, 0.5 */
 void assay_model_set_threshold(assay_model *m, double t);
 
-/* The target column of rows of t encoded as the model encodes it: class index or value. A label
- * the model does not know, or a missing target, is an ASSAY_ESCHEMA error naming the row. */
+/* The target column of rows of t encoded as the model encodes it: class index or value, or for
+ * multilabel K indicators per row (y: nrows x assay_model_target_width). A label the model does
+ * not know, or a missing target, is an ASSAY_ESCHEMA error naming the row. */
+int assay_model_target_width(const assay_model *m);
 int assay_model_encode_target(const assay_model *m, const assay_table *t, const int64_t *rows,
                               int64_t nrows, double *y, assay_error *err);
 

@@ -215,16 +215,19 @@ int assay_fasttext_to_table(const assay_fasttext *d, const char *source, assay_t
     if (source && !(t->source = dup_str(source))) goto nomem;
     assay_column *tc = &t->cols[0], *lc = &t->cols[1];
     tc->type = ASSAY_COL_TEXT;
-    lc->type = ASSAY_COL_CATEGORICAL;
+    int multi = 0; /* some document has several labels: the column is text, "a|b" */
+    for (int64_t i = 0; i < n && !multi; i++) multi = d->label_ptr[i + 1] - d->label_ptr[i] > 1;
+    lc->type = multi ? ASSAY_COL_TEXT : ASSAY_COL_CATEGORICAL;
     if (!(tc->name = dup_str("text")) || !(lc->name = dup_str("label"))) goto nomem;
     tc->missing = assay_calloc((size_t)n, 1);
     lc->missing = assay_calloc((size_t)n, 1);
     tc->text = assay_calloc((size_t)n, sizeof *tc->text);
-    lc->cat = assay_mallocarray((size_t)n, sizeof *lc->cat);
+    if (multi) lc->text = assay_calloc((size_t)n, sizeof *lc->text);
+    else lc->cat = assay_mallocarray((size_t)n, sizeof *lc->cat);
     /* levels: the first labels in first-seen order */
     int32_t *remap = assay_mallocarray((size_t)d->nlabels + 1, sizeof *remap);
     lc->levels = assay_calloc((size_t)d->nlabels + 1, sizeof *lc->levels);
-    if (!tc->missing || !lc->missing || !tc->text || !lc->cat || !remap || !lc->levels) {
+    if (!tc->missing || !lc->missing || !tc->text || !(lc->cat || lc->text) || !remap || !lc->levels) {
         assay_free(remap);
         goto nomem;
     }
@@ -237,7 +240,31 @@ int assay_fasttext_to_table(const assay_fasttext *d, const char *source, assay_t
             goto nomem;
         }
         if (d->label_ptr[i + 1] == d->label_ptr[i]) {
-            lc->cat[i] = -1, lc->missing[i] = 1, lc->n_missing++;
+            if (!multi) lc->cat[i] = -1;
+            lc->missing[i] = 1, lc->n_missing++;
+            continue;
+        }
+        if (multi) {
+            assay_buf b = {0};
+            int rc = 0;
+            for (int64_t q = d->label_ptr[i]; q < d->label_ptr[i + 1] && !rc; q++) {
+                const char *name = d->label_names[d->labels[q]];
+                if (strchr(name, ASSAY_LABEL_SEP)) {
+                    assay_buf_deinit(&b);
+                    assay_free(remap);
+                    assay_table_free(t);
+                    return assay_error_set(err, ASSAY_EINVAL, "%s: line %lld: label '%s' holds '%c', which "
+                                           "separates the labels of a document", source ? source : "fastText data",
+                                           (long long)d->line[i], name, ASSAY_LABEL_SEP);
+                }
+                rc = (q > d->label_ptr[i] && assay_buf_printf(&b, "%c", ASSAY_LABEL_SEP)) || assay_buf_printf(&b, "%s", name);
+            }
+            if (rc) {
+                assay_buf_deinit(&b);
+                assay_free(remap);
+                goto nomem;
+            }
+            lc->text[i] = b.data;
             continue;
         }
         int32_t l = d->labels[d->label_ptr[i]];

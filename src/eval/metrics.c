@@ -176,7 +176,7 @@ static void metrics_reset(assay_metrics *m, assay_task task, int64_t n) {
                            &m->precision_micro, &m->recall_micro, &m->f1_micro,
                            &m->precision_weighted, &m->recall_weighted, &m->f1_weighted,
                            &m->log_loss, &m->roc_auc, &m->average_precision, &m->brier,
-                           &m->mae, &m->rmse, &m->r2, &m->mape};
+                           &m->hamming_loss, &m->precision_at_1, &m->mae, &m->rmse, &m->r2, &m->mape};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) *all[i] = NAN;
 }
 
@@ -287,6 +287,78 @@ static int classification(assay_metrics *m, int K, int positive, const double *y
     return ASSAY_OK;
 }
 
+/* Label-indicator y and probabilities out, n x K; a label is predicted at p >= 0.5. */
+static int multilabel(assay_metrics *m, int K, const double *y, const double *out, int64_t n, assay_error *err) {
+    if (K < 2) return assay_error_set(err, ASSAY_EINVAL, "metrics: nclasses %d: need at least 2 labels", K);
+    if (!out) return assay_error_set(err, ASSAY_EINVAL, "metrics: multilabel needs probabilities");
+    for (int64_t i = 0; i < n * K; i++)
+        if (y[i] != 0 && y[i] != 1)
+            return assay_error_set(err, ASSAY_EINVAL, "metrics: row %lld: label indicator %g is not 0 or 1",
+                                   (long long)(i / K), y[i]);
+    m->nclasses = K;
+    m->per_class = assay_calloc((size_t)K, sizeof *m->per_class);
+    int64_t *tp = assay_calloc((size_t)K * 3, sizeof *tp), *fp = tp + K, *fn = tp + 2 * K;
+    scored *p = assay_mallocarray((size_t)n, sizeof *p);
+    int rc = m->per_class && tp && p ? ASSAY_OK : assay_error_set(err, ASSAY_ENOMEM, "metrics: out of memory");
+    int64_t exact = 0, wrong = 0, top_right = 0;
+    ksum ll = {0, 0};
+    for (int64_t i = 0; i < n && !rc; i++) {
+        const double *yr = y + i * K, *pr = out + i * K;
+        int all = 1, top = 0;
+        for (int k = 0; k < K; k++) {
+            int t = yr[k] != 0, h = pr[k] >= 0.5;
+            tp[k] += t && h, fp[k] += !t && h, fn[k] += t && !h;
+            all &= t == h, wrong += t != h;
+            if (pr[k] > pr[top]) top = k;
+            double q = ASSAY_MIN(ASSAY_MAX(pr[k], DBL_EPSILON), 1 - DBL_EPSILON);
+            ksum_add(&ll, -(t ? log(q) : log1p(-q)));
+        }
+        exact += all;
+        top_right += yr[top] != 0;
+    }
+    int64_t tps = 0, fps = 0, fns = 0, support = 0;
+    double sp = 0, sr = 0, sf = 0, wp = 0, wr = 0, wf = 0, auc = 0, ap = 0;
+    int nauc = 0;
+    for (int k = 0; k < K && !rc; k++) {
+        assay_class_stats *s = &m->per_class[k];
+        s->precision = tp[k] + fp[k] ? (double)tp[k] / (double)(tp[k] + fp[k]) : 0.0;
+        s->recall = tp[k] + fn[k] ? (double)tp[k] / (double)(tp[k] + fn[k]) : 0.0;
+        s->f1 = f1_of(s->precision, s->recall);
+        s->support = tp[k] + fn[k];
+        tps += tp[k], fps += fp[k], fns += fn[k], support += s->support;
+        sp += s->precision, sr += s->recall, sf += s->f1;
+        wp += s->precision * (double)s->support, wr += s->recall * (double)s->support, wf += s->f1 * (double)s->support;
+        int has_nan = 0;
+        for (int64_t i = 0; i < n; i++) {
+            p[i].s = out[i * K + k];
+            p[i].pos = y[i * K + k] != 0;
+            has_nan |= isnan(p[i].s);
+        }
+        if (s->support == 0 || s->support == n || has_nan) continue;
+        qsort(p, (size_t)n, sizeof *p, cmp_desc);
+        auc += roc_auc_sorted(p, n);
+        ap += average_precision_sorted(p, n);
+        nauc++;
+    }
+    if (!rc) {
+        m->accuracy = (double)exact / (double)n;
+        m->hamming_loss = (double)wrong / ((double)n * K);
+        m->precision_at_1 = (double)top_right / (double)n;
+        m->log_loss = ksum_get(&ll) / ((double)n * K);
+        m->precision_macro = sp / K, m->recall_macro = sr / K, m->f1_macro = sf / K;
+        m->precision_micro = tps + fps ? (double)tps / (double)(tps + fps) : 0.0;
+        m->recall_micro = tps + fns ? (double)tps / (double)(tps + fns) : 0.0;
+        m->f1_micro = f1_of(m->precision_micro, m->recall_micro);
+        m->precision_weighted = support ? wp / (double)support : 0.0;
+        m->recall_weighted = support ? wr / (double)support : 0.0;
+        m->f1_weighted = support ? wf / (double)support : 0.0;
+        if (nauc) m->roc_auc = auc / nauc, m->average_precision = ap / nauc;
+    }
+    assay_free(tp);
+    assay_free(p);
+    return rc;
+}
+
 int assay_metrics_compute(assay_task task, int nclasses, int positive, const double *y,
                           const double *out, const int32_t *pred, int64_t n, assay_metrics *m,
                           assay_error *err) {
@@ -307,6 +379,9 @@ int assay_metrics_compute(assay_task task, int nclasses, int positive, const dou
     case ASSAY_TASK_MULTICLASS:
         rc = classification(m, nclasses, positive, y, out, pred, n, err);
         break;
+    case ASSAY_TASK_MULTILABEL:
+        rc = multilabel(m, nclasses, y, out, n, err);
+        break;
     default:
         return assay_error_set(err, ASSAY_EINVAL, "metrics: task %d is not binary, multiclass or regression", (int)task);
     }
@@ -323,7 +398,7 @@ static const struct {
 #define F(x) {#x, offsetof(assay_metrics, x)}
     F(accuracy), F(precision_macro), F(recall_macro), F(f1_macro), F(precision_micro),
     F(recall_micro), F(f1_micro), F(precision_weighted), F(recall_weighted), F(f1_weighted),
-    F(log_loss), F(roc_auc), F(average_precision), F(brier), F(mae), F(rmse), F(r2), F(mape),
+    F(log_loss), F(roc_auc), F(average_precision), F(brier), F(hamming_loss), F(precision_at_1), F(mae), F(rmse), F(r2), F(mape),
 #undef F
 };
 

@@ -47,8 +47,12 @@ static int format_classification(const assay_metrics *m, const char *const *labe
      * the precision and recall cells empty and micro F1 under f1-score */
     /* sklearn prints "micro avg" in full instead when some class is neither true nor
      * predicted anywhere (its labels then differ from those present in the data) */
-    int all_present = 1;
-    for (int k = 0; k < K; k++) {
+    const int multi = m->task == ASSAY_TASK_MULTILABEL;
+    int64_t support = 0; /* multilabel: sklearn's averages count every true label */
+    for (int k = 0; k < K; k++) support += m->per_class[k].support;
+    if (!multi) support = m->n;
+    int all_present = !multi;
+    for (int k = 0; k < K && !multi; k++) {
         int64_t pred_sum = 0;
         for (int t = 0; t < K; t++) pred_sum += m->confusion[(int64_t)t * K + k];
         if (m->per_class[k].support == 0 && pred_sum == 0) all_present = 0;
@@ -59,15 +63,25 @@ static int format_classification(const assay_metrics *m, const char *const *labe
     } else {
         rc |= put_right(b, "micro avg", width);
         rc |= assay_buf_printf(b, "  %9.2f %9.2f %9.2f %9lld\n", m->precision_micro,
-                               m->recall_micro, m->f1_micro, (long long)m->n);
+                               m->recall_micro, m->f1_micro, (long long)support);
     }
     rc |= put_right(b, "macro avg", width);
     rc |= assay_buf_printf(b, "  %9.2f %9.2f %9.2f %9lld\n", m->precision_macro, m->recall_macro,
-                           m->f1_macro, (long long)m->n);
+                           m->f1_macro, (long long)support);
     rc |= put_right(b, "weighted avg", width);
     rc |= assay_buf_printf(b, "  %9.2f %9.2f %9.2f %9lld\n", m->precision_weighted,
-                           m->recall_weighted, m->f1_weighted, (long long)m->n);
+                           m->recall_weighted, m->f1_weighted, (long long)support);
     if (rc) return ASSAY_ENOMEM;
+    if (multi) {
+        static const char *const ml[] = {"accuracy", "hamming_loss", "precision_at_1", "log_loss",
+                                         "roc_auc", "average_precision"};
+        rc |= assay_buf_printf(b, "\n(labels predicted at probability >= 0.5; accuracy: every label of the row right)\n");
+        for (size_t i = 0; i < sizeof ml / sizeof ml[0]; i++) {
+            double v = assay_metrics_get(m, ml[i]);
+            if (!isnan(v)) rc |= assay_buf_printf(b, "%-17s %.4f\n", ml[i], v);
+        }
+        return rc ? ASSAY_ENOMEM : ASSAY_OK;
+    }
 
     /* confusion matrix: each column as wide as its label and the largest count */
     int namew = 4; /* "true" */
@@ -115,8 +129,9 @@ int assay_metrics_format(const assay_metrics *m, const char *const *labels, assa
             rc |= assay_buf_printf(out, "%-4s  %.6g\n", names[i], assay_metrics_get(m, names[i]));
         return rc ? ASSAY_ENOMEM : ASSAY_OK;
     }
-    if (m->task != ASSAY_TASK_BINARY && m->task != ASSAY_TASK_MULTICLASS) return ASSAY_EINVAL;
-    if (!m->per_class || !m->confusion || m->nclasses < 1) return ASSAY_EINVAL;
+    if (m->task != ASSAY_TASK_BINARY && m->task != ASSAY_TASK_MULTICLASS && m->task != ASSAY_TASK_MULTILABEL)
+        return ASSAY_EINVAL;
+    if (!m->per_class || (!m->confusion && m->task != ASSAY_TASK_MULTILABEL) || m->nclasses < 1) return ASSAY_EINVAL;
     return format_classification(m, labels, out);
 }
 
@@ -147,9 +162,7 @@ char *assay_metrics_to_json(const assay_metrics *m, const char *const *labels) {
     int bad = 0;
     json_t *doc = json_object();
     if (!doc) return NULL;
-    jset(doc, "task", json_string(m->task == ASSAY_TASK_REGRESSION ? "regression"
-                                  : m->task == ASSAY_TASK_BINARY   ? "binary"
-                                                                   : "multiclass"), &bad);
+    jset(doc, "task", json_string(assay_task_name(m->task)), &bad);
     jset(doc, "n", json_integer((json_int_t)m->n), &bad);
     const char *name;
     double v;
@@ -159,16 +172,18 @@ char *assay_metrics_to_json(const assay_metrics *m, const char *const *labels) {
             jset(doc, names[i], jnum(assay_metrics_get(m, names[i])), &bad);
     } else {
         /* every classification scalar: the fields before mae in the fixed order */
+        const int multi = m->task == ASSAY_TASK_MULTILABEL;
         for (int i = 0; assay__metrics_field(i, &name, &v, m) && strcmp(name, "mae") != 0; i++)
-            jset(doc, name, jnum(v), &bad);
+            if (multi || (strcmp(name, "hamming_loss") != 0 && strcmp(name, "precision_at_1") != 0))
+                jset(doc, name, jnum(v), &bad);
         const int K = m->nclasses;
         char nb[32];
         if (m->task == ASSAY_TASK_BINARY && K == 2)
             jset(doc, "positive", json_string(json_label(labels, m->positive, nb, sizeof nb)), &bad);
         json_t *per = json_object(), *names = json_array(), *matrix = json_array();
         jset(doc, "per_class", per, &bad);
-        json_t *cm = json_object();
-        jset(doc, "confusion_matrix", cm, &bad);
+        json_t *cm = multi ? NULL : json_object();
+        if (!multi) jset(doc, "confusion_matrix", cm, &bad);
         if (cm) {
             jset(cm, "labels", names, &bad);
             jset(cm, "matrix", matrix, &bad);
@@ -176,7 +191,7 @@ char *assay_metrics_to_json(const assay_metrics *m, const char *const *labels) {
             json_decref(names);
             json_decref(matrix);
         }
-        for (int k = 0; k < K && !bad && m->per_class && m->confusion; k++) {
+        for (int k = 0; k < K && !bad && m->per_class && (m->confusion || multi); k++) {
             const char *l = json_label(labels, k, nb, sizeof nb);
             const assay_class_stats *s = &m->per_class[k];
             json_t *o = json_object();
@@ -187,6 +202,7 @@ char *assay_metrics_to_json(const assay_metrics *m, const char *const *labels) {
                 jset(o, "support", json_integer((json_int_t)s->support), &bad);
             }
             jset(per, l, o, &bad);
+            if (multi) continue;
             if (json_array_append_new(names, json_string(l))) bad = 1;
             json_t *row = json_array();
             for (int c = 0; c < K && row; c++)

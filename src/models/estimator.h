@@ -97,6 +97,12 @@ struct assay_estimator {
 /* The registry (registry.c): NULL if unknown. */
 const assay_estimator_vt *assay__estimator_find(const char *name);
 
+/* 1 if vt fits task: natively, or multilabel through one binary estimator per label (ovr.c). */
+int assay__vt_supports(const assay_estimator_vt *vt, assay_task task);
+/* vt->create, or for multilabel on a kind without it the one-vs-rest wrapper of vt. */
+int assay__estimator_create(const assay_estimator_vt *vt, const assay_params *p, assay_task task,
+                            int K, int64_t d, assay_estimator **out, assay_error *err);
+
 /* Estimators (one line each in registry.c). */
 extern const assay_estimator_vt assay__logreg_vt;
 extern const assay_estimator_vt assay__linear_vt;

@@ -106,6 +106,54 @@ static int label_index(char *const *labels, int n, const char *s) {
 
 static const char *source_name(const assay_table *t) { return t->source ? t->source : "data"; }
 
+/* The next label of a multilabel cell ("a|b"): *p moves past it and its separator; spaces
+ * around a label are dropped and empty labels skipped. 0 when none is left. */
+static int next_label(const char **p, const char **tok, size_t *len) {
+    const char *s = *p;
+    while (*s) {
+        while (*s == ' ' || *s == '\t') s++;
+        const char *sep = strchr(s, ASSAY_LABEL_SEP), *end = sep ? sep : s + strlen(s), *q = end;
+        while (q > s && (q[-1] == ' ' || q[-1] == '\t')) q--;
+        *p = sep ? sep + 1 : end;
+        if (q > s) {
+            *tok = s;
+            *len = (size_t)(q - s);
+            return 1;
+        }
+        s = *p;
+    }
+    *p = s;
+    return 0;
+}
+
+/* Row r's labels as indicators yrow[0..K) (multilabel); a label outside labels, an overlong one
+ * or a row without labels is an error naming the row. */
+static int encode_label_set(const assay_table *t, const assay_column *c, int64_t r, char *const *labels,
+                            int K, double *yrow, const char *unknown, assay_error *err) {
+    char num[64], lab[256];
+    const char *p = target_cell_label(c, r, num, sizeof num), *tok;
+    size_t len;
+    int any = 0;
+    for (int k = 0; k < K; k++) yrow[k] = 0;
+    while (next_label(&p, &tok, &len)) {
+        if (len >= sizeof lab)
+            return assay_error_set(err, ASSAY_ESCHEMA, "%s: row %lld: target '%s' has a label of over %zu bytes",
+                                   source_name(t), (long long)r + 1, c->name, sizeof lab - 1);
+        memcpy(lab, tok, len);
+        lab[len] = 0;
+        int k = label_index(labels, K, lab);
+        if (k < 0)
+            return assay_error_set(err, ASSAY_ESCHEMA, "%s: row %lld: target '%s' has label '%s', %s",
+                                   source_name(t), (long long)r + 1, c->name, lab, unknown);
+        yrow[k] = 1;
+        any = 1;
+    }
+    if (!any)
+        return assay_error_set(err, ASSAY_ESCHEMA, "%s: row %lld: target '%s' lists no label",
+                               source_name(t), (long long)r + 1, c->name);
+    return ASSAY_OK;
+}
+
 /* Collect the distinct labels of the rows (sorted), or copy the given label set. */
 static int collect_labels(const assay_fit_options *o, const assay_column *c, const int64_t *rows,
                           int64_t n, char ***out, int *nout, assay_error *err) {
@@ -123,25 +171,40 @@ static int collect_labels(const assay_fit_options *o, const assay_column *c, con
         *nout = nl;
         return ASSAY_OK;
     }
+    char part[256];
+    const int multi = o->task == ASSAY_TASK_MULTILABEL;
     for (int64_t i = 0; i < n; i++) {
         int64_t r = rows ? rows[i] : i;
-        const char *s = target_cell_label(c, r, buf, sizeof buf);
-        if (label_index(labels, nl, s) >= 0) continue;
-        if (nl == 1000) {
-            free_strings(labels, nl);
-            return assay_error_set(err, ASSAY_EINVAL,
-                                   "target '%s' has more than 1000 distinct values; use "
-                                   "--task regression for a numeric target",
-                                   c->name);
+        const char *cell = target_cell_label(c, r, buf, sizeof buf), *s = cell, *tok;
+        size_t len;
+        /* one label per cell, or each label of a multilabel cell (encoding then checks them) */
+        for (int more = 1; more;) {
+            if (multi) {
+                if (!next_label(&cell, &tok, &len)) break;
+                len = ASSAY_MIN(len, sizeof part - 1);
+                memcpy(part, tok, len);
+                part[len] = 0;
+                s = part;
+            } else {
+                more = 0;
+            }
+            if (label_index(labels, nl, s) >= 0) continue;
+            if (nl == 1000) {
+                free_strings(labels, nl);
+                return assay_error_set(err, ASSAY_EINVAL,
+                                       "target '%s' has more than 1000 distinct values; use "
+                                       "--task regression for a numeric target",
+                                       c->name);
+            }
+            if (nl == cap) {
+                cap = cap ? cap * 2 : 8;
+                char **p = assay_reallocarray(labels, (size_t)cap, sizeof *labels);
+                if (!p) goto nomem_n;
+                labels = p;
+            }
+            if (!(labels[nl] = assay_strdup(s))) goto nomem_n;
+            nl++;
         }
-        if (nl == cap) {
-            cap = cap ? cap * 2 : 8;
-            char **p = assay_reallocarray(labels, (size_t)cap, sizeof *labels);
-            if (!p) goto nomem_n;
-            labels = p;
-        }
-        if (!(labels[nl] = assay_strdup(s))) goto nomem_n;
-        nl++;
     }
     if (nl > 1) {
         int numeric = c->type == ASSAY_COL_NUMERIC;
@@ -242,6 +305,21 @@ int assay_target_encode(const assay_fit_options *o, const assay_table *t, const 
                              "target '%s' is constant in %s (every row is '%s'): nothing to learn",
                              c->name, source_name(t), nl ? labels[0] : "");
         goto fail;
+    }
+    if (task == ASSAY_TASK_MULTILABEL) {
+        assay_free(out->y);
+        if (!(out->y = assay_calloc((size_t)n * (size_t)nl, sizeof *out->y))) {
+            rc = assay_error_set(err, ASSAY_ENOMEM, "out of memory encoding the target");
+            goto fail;
+        }
+        for (int64_t i = 0; i < n && !rc; i++)
+            rc = encode_label_set(t, c, rows ? rows[i] : i, labels, nl, out->y + i * nl,
+                                  "not among the labels", err);
+        if (rc) goto fail;
+        out->task = task;
+        out->labels = labels;
+        out->nclasses = nl;
+        return ASSAY_OK;
     }
     if (task == ASSAY_TASK_AUTO) task = nl == 2 ? ASSAY_TASK_BINARY : ASSAY_TASK_MULTICLASS;
     if (task == ASSAY_TASK_BINARY && nl != 2) {
@@ -436,7 +514,7 @@ int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int6
         assay_buf_deinit(&names);
         goto fail;
     }
-    if (!(vt->tasks & (1u << tg.task))) {
+    if (!assay__vt_supports(vt, tg.task)) {
         rc = assay_error_set(err, ASSAY_EINVAL, "--model: '%s' does not do %s", kind,
                              assay_task_name(tg.task));
         goto fail;
@@ -525,7 +603,7 @@ int assay_model_fit(const assay_fit_options *o, const assay_table *t, const int6
     }
     assay_params params = {0};
     if ((rc = assay_params_parse(o->params, &params, err))) goto fail;
-    rc = vt->create(&params, m->task, m->nclasses, d, &m->est, err);
+    rc = assay__estimator_create(vt, &params, m->task, m->nclasses, d, &m->est, err);
     assay_params_deinit(&params);
     if (rc) goto fail;
     assay_design design = {
@@ -723,6 +801,22 @@ const assay_col_override *assay_model_read_overrides(const assay_model *m, int *
     return m->overrides;
 }
 
+int assay_model_target_width(const assay_model *m) { return assay_target_width(m->task, m->nclasses); }
+
+const char *assay_model_decision(const assay_model *m, const double *row, assay_buf *buf) {
+    buf->len = 0;
+    if (m->task == ASSAY_TASK_MULTILABEL) {
+        for (int k = 0; k < m->nclasses; k++) {
+            if (!(row[k] >= m->threshold)) continue;
+            if ((buf->len && assay_buf_printf(buf, "%c", ASSAY_LABEL_SEP)) || assay_buf_printf(buf, "%s", m->labels[k]))
+                return "";
+        }
+    } else if (m->task != ASSAY_TASK_REGRESSION) {
+        return m->labels[assay_model_decide(m, row)];
+    }
+    return buf->len ? buf->data : "";
+}
+
 int assay_model_decide(const assay_model *m, const double *row) {
     if (m->task == ASSAY_TASK_BINARY) return row[m->positive] >= m->threshold ? m->positive : 1 - m->positive;
     int best = 0;
@@ -787,7 +881,7 @@ int assay_model_explain(const assay_model *m, const assay_table *t, const int64_
                         int64_t nrows, double *phi, assay_error *err) {
     if (!m->est->vt->explain)
         return assay_error_set(err, ASSAY_EINVAL, "model '%s' has no per-prediction explanations "
-                               "(gbdt has)", m->kind);
+                               "(%s)", m->kind, m->task == ASSAY_TASK_MULTILABEL ? "multilabel models have none yet" : "gbdt has");
     if (m->image) return refuse_images(m, err);
     if (assay_pipeline_sparse(m->pipe))
         return assay_error_set(err, ASSAY_EINVAL, "model '%s': explanations of text features are not "
@@ -842,6 +936,12 @@ int assay_model_encode_target(const assay_model *m, const assay_table *t, const 
         if (c->missing[r])
             return assay_error_set(err, ASSAY_ESCHEMA, "%s: row %lld: target '%s' is missing",
                                    source_name(t), (long long)r + 1, m->target);
+        if (m->task == ASSAY_TASK_MULTILABEL) {
+            int rc = encode_label_set(t, c, r, m->labels, m->nclasses, y + i * m->nclasses,
+                                      "unknown to the model", err);
+            if (rc) return rc;
+            continue;
+        }
         if (m->task == ASSAY_TASK_REGRESSION) {
             if (c->type != ASSAY_COL_NUMERIC || !isfinite(c->num[r]))
                 return assay_error_set(err, ASSAY_ESCHEMA,
@@ -1110,7 +1210,7 @@ static int model_from_mfile(const assay_mfile *f, const char *name, assay_model 
     if (!(m->kind = assay_strdup(s))) goto nomem;
     if ((rc = need_meta(f, name, "assay.task", &s, err))) goto fail;
     if (assay_task_from_name(s, &m->task) || m->task == ASSAY_TASK_AUTO ||
-        !(vt->tasks & (1u << m->task))) {
+        !assay__vt_supports(vt, m->task)) {
         rc = assay_error_set(err, ASSAY_EFORMAT, "%s: invalid task '%.32s' for model '%s'", name,
                              s, m->kind);
         goto fail;
@@ -1208,12 +1308,12 @@ static int model_from_mfile(const assay_mfile *f, const char *name, assay_model 
         rc = assay_error_set(err, ASSAY_EFORMAT, "%s: assay.estimator is not a JSON object", name);
         goto fail;
     }
-    if ((rc = vt->create(&params, m->task, m->nclasses, d, &m->est, err))) {
+    if ((rc = assay__estimator_create(vt, &params, m->task, m->nclasses, d, &m->est, err))) {
         assay_error_prefix(err, "%s", name);
         err->code = rc = ASSAY_EFORMAT;
         goto fail;
     }
-    if ((rc = vt->load(m->est, f, "est.", estmeta, err))) {
+    if ((rc = m->est->vt->load(m->est, f, "est.", estmeta, err))) {
         assay_error_prefix(err, "%s", name);
         goto fail;
     }

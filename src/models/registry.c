@@ -41,8 +41,7 @@ int assay_model_kind_supports(const char *kind, assay_task task) {
     const assay_estimator_vt *vt = assay__estimator_find(kind);
     if (!vt) return -1;
     if (task == ASSAY_TASK_AUTO) return 1;
-    if ((int)task < 0 || (int)task > 30) return 0;
-    return (vt->tasks & (1u << task)) ? 1 : 0;
+    return assay__vt_supports(vt, task);
 }
 
 const char *const *assay_model_kind_grid(int i) {

@@ -13,6 +13,7 @@ set(ASSAY_MODELS_SOURCES
   src/models/nb.c
   src/models/ensemble.c
   src/models/svm.c
+  src/models/ovr.c
   src/models/bert_clf.c
   src/models/calibrate.c
   src/models/model.c

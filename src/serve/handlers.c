@@ -95,13 +95,15 @@ static void predict(assay_server *s, served *v, const char *body, size_t len, se
     if (read_body(s, v, body, len, &doc, &rt, r)) goto done;
     int64_t n = rt.t.nrows;
     int width = assay_model_output_width(v->m), K = assay_model_nclasses(v->m);
-    /* "threshold": a per-request decision threshold for a binary model (else the saved one) */
+    const int multi = assay_model_task(v->m) == ASSAY_TASK_MULTILABEL;
+    /* "threshold": a per-request decision threshold for a binary or multilabel model (else the
+     * saved one); a multilabel prediction is the array of labels at or above it */
     const json_t *tj = json_object_get(doc, "threshold");
     double thr = -1;
     if (tj) {
         thr = json_number_value(tj);
-        if (K != 2) {
-            assay__reply_error(r, 400, "\"threshold\" applies to binary models; '%s' is %s", v->name,
+        if (K != 2 && !multi) {
+            assay__reply_error(r, 400, "\"threshold\" applies to binary and multilabel models; '%s' is %s", v->name,
                                assay_task_name(assay_model_task(v->m)));
             goto done;
         }
@@ -122,7 +124,18 @@ static void predict(assay_server *s, served *v, const char *body, size_t len, se
     LIT(b, "{\"predictions\":[");
     for (int64_t i = 0; i < n; i++) {
         if (i) LIT(b, ",");
-        if (K) {
+        if (multi) {
+            double t = thr < 0 ? assay_model_threshold(v->m) : thr;
+            int any = 0;
+            LIT(b, "[");
+            for (int k = 0; k < K; k++) {
+                if (!(out[i * width + k] >= t)) continue;
+                if (any++) LIT(b, ",");
+                assay_buf_append(b, v->label_json[k], strlen(v->label_json[k]));
+                atomic_fetch_add_explicit(&v->predicted[k], 1, memory_order_relaxed);
+            }
+            LIT(b, "]");
+        } else if (K) {
             int pos = assay_model_positive(v->m);
             int k = thr < 0 ? assay_model_decide(v->m, out + i * width)
                             : out[i * width + pos] >= thr ? pos : 1 - pos;

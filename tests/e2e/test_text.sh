@@ -4,9 +4,17 @@
 # left out), logistic regression trains on the sparse design, the saved model predicts the raw
 # test file identically to fit's own test predictions, assay serve answers raw review text,
 # --model auto keeps only candidates that take sparse designs and reaches 0.82 test accuracy
-# with an ensemble and a CV-chosen threshold, and the refusals.
+# with an ensemble and a CV-chosen threshold, and the refusals; multilabel tickets (fastText lines
+# with several labels) through textclf's sigmoids and a one-vs-rest logreg: fit, predict, eval,
+# serve and the refusals.
 source "$(dirname "$0")/lib.sh"
 TRAIN="$SRC/examples/fine_foods_train.csv" TEST="$SRC/examples/fine_foods_test.csv"
+start_server() { # LOGFILE MODEL: assay serve on a free port; sets PID and URL
+  "$ASSAY" serve "$2" --port 0 --db none 2> "$1" &
+  PID=$!
+  for _ in $(seq 1 200); do grep -q "listening on" "$1" && break; sleep 0.05; done
+  URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$1")
+}
 
 "$ASSAY" fit "$TRAIN" --target score --test "$TEST" --model logreg --params C=10 --out ff.assay \
   --predictions fitpred.csv --db none --json > ff.json
@@ -19,10 +27,7 @@ check "product is left out as an identifier" test \
 "$ASSAY" predict ff.assay "$TEST" --proba --out pred.csv --db none
 check "predict on the raw test file = fit's test predictions" cmp -s pred.csv fitpred.csv
 # the same reviews through assay serve
-"$ASSAY" serve ff.assay --port 0 --db none 2> serve.log &
-PID=$!
-for _ in $(seq 1 200); do grep -q "listening on" serve.log && break; sleep 0.05; done
-URL=$(grep -o 'http://[0-9.]*:[0-9]*' serve.log)
+start_server serve.log ff.assay
 printf '{"instances":[{"product":"B000","review":"Delicious, my kids love it. Great price too!"},{"product":"B001","review":"Stale and tasteless. I threw it away &amp; asked for a refund."}]}' > two.json
 code=$(curl -s -o resp.json -w '%{http_code}' -d @two.json "$URL/v1/models/ff:predict")
 check "serve: 200 on raw review text" test "$code" = 200
@@ -96,4 +101,56 @@ check "autotune: the best has the highest CV AUC" \
   test "$(jq '(.selection.leaderboard | map(select(.ran) | .mean) | max) == (.selection.leaderboard[] | select(.selected) | .mean)' tune.json)" = true
 expect_error "autotune with another model" "--autotune-time searches textclf's settings" \
   "$ASSAY" fit small.csv --target score --model logreg --autotune-time 2 --db none
+
+# --- multilabel: a fastText file whose lines carry several labels -------------------------------
+MTR="$SRC/tests/e2e/data/tickets_train.txt" MTE="$SRC/tests/e2e/data/tickets_test.txt"
+REF=$(jq .f1_micro "$SRC/tests/e2e/data/tickets_sklearn.json")
+"$ASSAY" fit "$MTR" --target label --test "$MTE" --model textclf --out ml.assay --predictions mlfit.csv \
+  --db none --json > ml.json
+check "multilabel: fit exits 0" test $? -eq 0
+check "multilabel: the task is inferred from the file" test "$(jqv .task ml.json)" = multilabel
+check "multilabel: five labels" test "$(jq '.metrics.test.per_class | length' ml.json)" = 5
+f1=$(jqv .metrics.test.f1_micro ml.json)
+check "multilabel textclf: test micro F1 $f1 >= scikit-learn's TF-IDF + one-vs-rest LR ($REF)" \
+  awk -v a="$f1" -v b="$REF" 'BEGIN { exit !(a >= b) }'
+check "multilabel: CV reports micro F1 and hamming loss" \
+  test "$(jq '.metrics.cv.mean | has("f1_micro") and has("hamming_loss")' ml.json)" = true
+"$ASSAY" predict ml.assay "$MTE" --proba --out mlpred.csv --db none
+check "multilabel: predict = fit's test predictions" cmp -s mlpred.csv mlfit.csv
+# every predicted set is the labels at p >= 0.5, joined by |
+check "multilabel: predicted sets are the labels at p >= 0.5" awk -F, 'NR == 1 { for (i = 2; i <= NF; i++) name[i] = substr($i, 7); next }
+  { s = ""; for (i = 2; i <= NF; i++) if ($i + 0 >= 0.5) s = s (s == "" ? "" : "|") name[i]; if (s != $1) bad++ }
+  END { exit bad > 0 || NR < 400 }' mlpred.csv
+check "multilabel: some rows get two or more labels" test "$(cut -d, -f1 mlpred.csv | grep -c '|')" -gt 50
+"$ASSAY" predict ml.assay "$MTE" --json --db none > mlpred.json
+check "multilabel: JSON predictions are arrays of labels" \
+  test "$(jq '[.predictions[] | type] | unique == ["array"]' mlpred.json)" = true
+"$ASSAY" eval ml.assay "$MTE" --json --db none > mleval.json
+check "multilabel: eval = fit's test metrics" \
+  test "$(jq -r .metrics.f1_micro mleval.json)" = "$(jqv .metrics.test.f1_micro ml.json)"
+# one-vs-rest: a binary-only model, one estimator per label, saved and reloaded
+"$ASSAY" fit "$MTR" --target label --test "$MTE" --model logreg --params C=10 --cv 0 --out mlr.assay \
+  --predictions mlrfit.csv --db none --json > mlr.json
+check "multilabel logreg (one-vs-rest): fit exits 0" test $? -eq 0
+check "multilabel logreg: micro F1 $(jqv .metrics.test.f1_micro mlr.json) >= 0.8" \
+  awk -v a="$(jqv .metrics.test.f1_micro mlr.json)" 'BEGIN { exit !(a >= 0.8) }'
+"$ASSAY" predict mlr.assay "$MTE" --proba --out mlrpred.csv --db none
+check "multilabel logreg: the reloaded model predicts as fit did" cmp -s mlrpred.csv mlrfit.csv
+# serve answers with label arrays
+start_server mlserve.log ml.assay
+printf '{"instances":[{"text":"my invoice shows a double charge and the package arrived late"},{"text":"forgot my password please reset"}]}' > mlreq.json
+code=$(curl -s -o mlresp.json -w '%{http_code}' -d @mlreq.json "$URL/v1/models/ml:predict")
+check "multilabel serve: 200" test "$code" = 200
+check "multilabel serve: billing and shipping, then account ($(jq -c .predictions mlresp.json))" \
+  test "$(jq -c .predictions mlresp.json)" = '[["billing","shipping"],["account"]]'
+code=$(curl -s -o /dev/null -w '%{http_code}' -d '{"instances":[{"text":"refund"}],"threshold":2}' "$URL/v1/models/ml:predict")
+check "multilabel serve: a threshold outside [0, 1] is a 400" test "$code" = 400
+kill "$PID"; wait "$PID" 2>/dev/null
+# refusals
+printf '__label__a|b some text\n__label__c __label__d more text\n' > pipe.txt
+expect_error "multilabel: a label holding the separator" "label 'a\|b' holds '\|'" "$ASSAY" fit pipe.txt --target label --db none
+expect_error "multilabel textclf: softmax refused" "multilabel target needs loss=ova" \
+  "$ASSAY" fit "$MTR" --target label --model textclf --params loss=softmax --db none
+expect_error "multilabel report: refused with a pointer to eval" "multilabel model.*assay eval" \
+  "$ASSAY" report ml.assay "$MTE" --out r.html --db none
 finish

@@ -40,16 +40,34 @@ static void test_basic(void) {
     CHECK(d->ntokens == 5);
     assay_table *t = NULL;
     CHECK_OK(assay_fasttext_to_table(d, "t.txt", &t, &err), &err);
-    if (t) {
+    if (t) { /* a line with two labels: the label column is text, "a|b" (multilabel) */
         CHECK(t->nrows == 3 && t->ncols == 2);
-        CHECK(t->cols[0].type == ASSAY_COL_TEXT && t->cols[1].type == ASSAY_COL_CATEGORICAL);
+        CHECK(t->cols[0].type == ASSAY_COL_TEXT && t->cols[1].type == ASSAY_COL_TEXT);
         CHECK_STR(t->cols[0].text[1], "bad taste");
-        CHECK(t->cols[1].nlevels == 2);
-        CHECK_STR(t->cols[1].levels[t->cols[1].cat[1]], "neg");
-        CHECK(t->cols[1].cat[0] == t->cols[1].cat[2]);
+        CHECK_STR(t->cols[1].text[0], "pos|food");
+        CHECK_STR(t->cols[1].text[1], "neg");
+        CHECK_STR(t->cols[1].text[2], "pos");
         CHECK(assay_table_find(t, "label") == 1);
     }
     assay_table_free(t);
+    assay_fasttext_free(d);
+    /* one label per line: categorical, the labels as levels */
+    d = rd("__label__pos great\nbad __label__neg\n__label__pos ok\n", NULL, &rc, &err);
+    t = NULL;
+    CHECK_OK(rc, &err);
+    if (d) CHECK_OK(assay_fasttext_to_table(d, "t.txt", &t, &err), &err);
+    if (t) {
+        CHECK(t->cols[1].type == ASSAY_COL_CATEGORICAL && t->cols[1].nlevels == 2);
+        CHECK_STR(t->cols[1].levels[t->cols[1].cat[1]], "neg");
+        CHECK(t->cols[1].cat[0] == t->cols[1].cat[2]);
+    }
+    assay_table_free(t);
+    assay_fasttext_free(d);
+    /* a label that holds the separator cannot be told apart from two: refused, naming the line */
+    d = rd("__label__a x\n__label__b __label__c|d y\n", NULL, &rc, &err);
+    t = NULL;
+    if (d) CHECK(assay_fasttext_to_table(d, "t.txt", &t, &err) == ASSAY_EINVAL && t == NULL &&
+                 strstr(err.msg, "line 2") && strstr(err.msg, "'c|d'"));
     assay_fasttext_free(d);
 }
 

@@ -1,6 +1,6 @@
 /* test_metrics.c - every metric of the eval module against scikit-learn on committed fixtures
  * (tests/parity/gen/gen_metrics.py): ties, one-class data, zero division, unnormalised
- * probabilities, constant regression targets; the text report against classification_report's
+ * probabilities, constant regression targets, multilabel indicator targets; the text report against classification_report's
  * own text; the JSON document; refusal of bad input. */
 #include <jansson.h>
 
@@ -171,6 +171,53 @@ static void test_regression(void) {
     json_decref(doc);
 }
 
+/* Multilabel (label-indicator y, p >= 0.5) against scikit-learn's metrics on indicator arrays. */
+static void test_multilabel(void) {
+    json_t *doc = fixture("metrics_multilabel.json");
+    CHECK(doc != NULL);
+    size_t ci;
+    json_t *c;
+    json_array_foreach(json_object_get(doc, "cases"), ci, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        int K = (int)json_integer_value(json_object_get(c, "K"));
+        int64_t n = (int64_t)json_array_size(json_object_get(c, "y")) / K;
+        double *y = doubles(json_object_get(c, "y")), *p = doubles(json_object_get(c, "proba"));
+        assay_metrics m;
+        assay_error err = {0};
+        CHECK_OK(assay_metrics_compute(ASSAY_TASK_MULTILABEL, K, 0, y, p, NULL, n, &m, &err), &err);
+        static const char *const names[] = {"accuracy", "hamming_loss", "precision_at_1", "log_loss", "roc_auc",
+                                            "average_precision", "precision_micro", "recall_micro", "f1_micro",
+                                            "precision_macro", "recall_macro", "f1_macro", "precision_weighted",
+                                            "recall_weighted", "f1_weighted"};
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+            near(assay_metrics_get(&m, names[k]), expect(c, names[k]), names[k], name);
+        for (int k = 0; k < K && m.per_class; k++) {
+            near(m.per_class[k].precision, json_number_value(json_array_get(json_object_get(c, "precision"), (size_t)k)),
+                 "label precision", name);
+            near(m.per_class[k].f1, json_number_value(json_array_get(json_object_get(c, "f1"), (size_t)k)), "label f1", name);
+            CHECK(m.per_class[k].support == json_integer_value(json_array_get(json_object_get(c, "support"), (size_t)k)));
+        }
+        CHECK(m.confusion == NULL);
+        assay_buf b = {0};
+        CHECK(assay_metrics_format(&m, NULL, &b) == 0 && b.data && strstr(b.data, "micro avg") && strstr(b.data, "hamming_loss"));
+        assay_buf_deinit(&b);
+        char *text = assay_metrics_to_json(&m, NULL);
+        json_t *d = text ? json_loads(text, 0, NULL) : NULL;
+        CHECK(d && strcmp(json_string_value(json_object_get(d, "task")), "multilabel") == 0 &&
+              !json_object_get(d, "confusion_matrix") && json_object_size(json_object_get(d, "per_class")) == (size_t)K);
+        if (d) near(json_number_value(json_object_get(d, "f1_micro")), expect(c, "f1_micro"), "json f1_micro", name);
+        json_decref(d);
+        assay_free(text);
+        assay_metrics_deinit(&m);
+        /* an indicator that is not 0 or 1 is refused */
+        y[0] = 2;
+        CHECK(assay_metrics_compute(ASSAY_TASK_MULTILABEL, K, 0, y, p, NULL, n, &m, &err) == ASSAY_EINVAL);
+        free(y);
+        free(p);
+    }
+    json_decref(doc);
+}
+
 static void test_names(void) {
     const char *const *b = assay_metrics_names(ASSAY_TASK_BINARY);
     CHECK_STR(b[0], "roc_auc");
@@ -210,6 +257,7 @@ int main(void) {
     RUN(test_scores);
     RUN(test_classification);
     RUN(test_regression);
+    RUN(test_multilabel);
     RUN(test_names);
     RUN(test_bad_input);
     printf("largest difference from scikit-learn: %.3g\n", max_diff);

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """gen_metrics.py - scikit-learn's values of every metric assay's eval module computes.
 
-Writes tests/parity/fixtures/metrics_{scores,binary,multiclass,regression}.json. Each case holds
+Writes tests/parity/fixtures/metrics_{scores,binary,multiclass,multilabel,regression}.json. Each case holds
 the inputs (labels, probabilities or values, optional decided classes) and what scikit-learn 1.2
 says: ROC AUC, average precision, Brier, log loss, accuracy, precision/recall/F1 per class and
 averaged (classification_report's dict and its text), the confusion matrix, and the regression
@@ -184,3 +184,45 @@ reg.append(reg_case("constant_y_wrong", [4.0, 4.0, 4.0], [4.0, 5.0, 3.0]))
 reg.append(reg_case("zeros", [0.0, 0.0, 1.0, -2.0], [0.5, 0.0, 1.5, -1.0]))
 reg.append(reg_case("size_1", [3.0], [2.5]))
 dump("metrics_regression.json", reg)
+
+
+# ---- multilabel: label-indicator y, independent probabilities, predicted at p >= 0.5 ----------
+def ml_case(name, Y, P):
+    Y = np.asarray(Y, dtype=int)
+    P = np.asarray(P, dtype=float)
+    H = (P >= 0.5).astype(int)
+    K = Y.shape[1]
+    both = [k for k in range(K) if 0 < Y[:, k].sum() < len(Y)]
+    eps = np.finfo(float).eps
+    Q = np.clip(P, eps, 1 - eps)
+    prf = M.precision_recall_fscore_support(Y, H, average=None, zero_division=0)
+    case = {"name": name, "K": K, "y": Y.ravel().tolist(), "proba": P.ravel().tolist(),
+            "accuracy": M.accuracy_score(Y, H), "hamming_loss": M.hamming_loss(Y, H),
+            # fastText's P@1: the most probable label (lowest index on ties) is one of the row's
+            "precision_at_1": float(np.mean(Y[np.arange(len(Y)), np.argmax(P, axis=1)])),
+            "log_loss": float(np.mean(-(Y * np.log(Q) + (1 - Y) * np.log(1 - Q)))),
+            "roc_auc": num(np.mean([M.roc_auc_score(Y[:, k], P[:, k]) for k in both])) if both else None,
+            "average_precision": num(np.mean([M.average_precision_score(Y[:, k], P[:, k]) for k in both]))
+            if both else None,
+            "precision": prf[0].tolist(), "recall": prf[1].tolist(), "f1": prf[2].tolist(),
+            "support": prf[3].tolist()}
+    for avg in ("micro", "macro", "weighted"):
+        p_, r_, f_, _ = M.precision_recall_fscore_support(Y, H, average=avg, zero_division=0)
+        case["precision_" + avg], case["recall_" + avg], case["f1_" + avg] = p_, r_, f_
+    return case
+
+
+ml = []
+n, K = 120, 5
+Y = (rng.random((n, K)) < [0.5, 0.3, 0.2, 0.1, 0.6]).astype(int)
+Y[Y.sum(axis=1) == 0, 0] = 1
+P = 1 / (1 + np.exp(-(rng.normal(size=(n, K)) + 1.5 * (2 * Y - 1))))
+ml.append(ml_case("five_labels", Y, P))
+# a label no row has (no AUC for it, zero division), one every row has, exact 0.5 probabilities
+Y2 = Y.copy()
+Y2[:, 3] = 0
+Y2[:, 4] = 1
+P2 = P.copy()
+P2[:7, 1] = 0.5
+ml.append(ml_case("constant_labels", Y2, P2))
+dump("metrics_multilabel.json", ml)
