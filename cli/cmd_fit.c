@@ -48,8 +48,9 @@ static void fit_usage(FILE *f) {
             "                       probability: a number in (0, 1), or cv (default): the one\n"
             "                       with the best accuracy on the CV predictions (0.5 when CV is\n"
             "                       off); --value chooses its own\n"
-            "  --autotune-time S    --model textclf: cross-validate random settings of lr, epochs\n"
-            "                       and dim (the defaults first) for S seconds, keep the best\n"
+            "  --autotune-time S    --model textclf: cross-validate random settings of lr, epochs,\n"
+            "                       dim and word n-grams (the defaults first) for S seconds, keep\n"
+            "                       the best\n"
             "  --no-ensemble        --model auto: keep the best single model (default: a weighted\n"
             "                       average of candidates when it beats it in CV; binary targets)\n"
             "neural networks (--model mlp or cnn):\n"
@@ -1398,7 +1399,7 @@ int cmd_fit(int argc, char **argv) {
     if (strcmp(a.fo.model, "auto") == 0 || a.autotune > 0) { /* candidates, cross-validated */
         if (!(cands = calloc(MAX_CANDIDATES, sizeof *cands))) goto nomem;
         if (a.autotune > 0) { /* fastText's autotune: textclf's defaults, then random settings */
-            a.grid = "lr=log:0.05:1;epochs=5:50;dim=16:128";
+            a.grid = "lr=log:0.05:1;epochs=5:50;dim=16:128;ngrams=1:3";
             a.random_n = MAX_CANDIDATES - 1;
             a.time_budget = a.autotune;
             cands[0].kind = a.fo.model;

@@ -518,7 +518,20 @@ int assay__textclf_fit(assay__textclf *m, const assay_csr *X, const int64_t *lab
 
 /* ---- the estimator ----------------------------------------------------------------------- */
 
-static const char *const known[] = {"dim", "lr", "epochs", "loss", "threads", "weights", NULL};
+static const char *const known[] = {"dim", "lr", "epochs", "loss", "threads", "weights", "ngrams", NULL};
+
+/* ngrams=N: the text columns' word n-grams from 1 to N (fastText's -wordNgrams), a pipeline
+ * setting made a parameter so that --autotune-time can search it with the others. Absent: the
+ * pipeline's own setting (--text-ngrams). */
+static int tc_prep(const assay_params *p, assay_prep_options *o, assay_error *err) {
+    if (!assay_params_get(p, "ngrams")) return ASSAY_OK;
+    long n;
+    int rc = assay_params_int(p, "ngrams", 1, 1, 5, &n, err);
+    if (rc) return rc;
+    o->text.text.ngram_min = 1;
+    o->text.text.ngram_max = (int)n;
+    return ASSAY_OK;
+}
 static const char *const weightings[] = {"presence", "values", NULL};
 static const char *const losses[] = {"softmax", "hs", "ova", NULL};
 
@@ -532,7 +545,7 @@ static int tc_create(const assay_params *p, assay_task task, int nclasses, int64
                                assay_task_name(task));
     assay_textclf_opts o;
     assay__textclf_opts_init(&o);
-    long dim, epochs, threads;
+    long dim, epochs, threads, ngrams;
     int presence = 0;
     /* multilabel: K sigmoids that start at 0.5 (W = 0) need more and larger steps than one
      * softmax; at fastText's lr 0.1 and 5 epochs none crossed 0.5 on the e2e ticket set (micro
@@ -547,7 +560,8 @@ static int tc_create(const assay_params *p, assay_task task, int nclasses, int64
         (rc = assay_params_int(p, "epochs", multi ? 25 : o.epochs, 1, 100000, &epochs, err)) ||
         (rc = assay_params_choice(p, "loss", losses, task == ASSAY_TASK_MULTILABEL ? ASSAY_TEXTCLF_OVA : ASSAY_TEXTCLF_SOFTMAX,
                                   &o.loss, err)) ||
-        (rc = assay_params_choice(p, "weights", weightings, 0, &presence, err)))
+        (rc = assay_params_choice(p, "weights", weightings, 0, &presence, err)) ||
+        (rc = assay_params_int(p, "ngrams", 1, 1, 5, &ngrams, err))) /* checked here, used by tc_prep */
         return rc;
     o.dim = (int)dim, o.epochs = (int)epochs, o.threads = (int)threads;
     if (task == ASSAY_TASK_MULTILABEL && o.loss != ASSAY_TEXTCLF_OVA)
@@ -781,5 +795,6 @@ const assay_estimator_vt assay__textclf_vt = {
     /* tried by --model auto on tables with text columns (ASSAY_EST_TEXT) */
     .grid = (const char *const[]){"lr=0.2,epochs=10", "lr=0.5,epochs=25", NULL},
     .training = tc_training,
+    .prep = tc_prep,
     .flags = ASSAY_EST_SPARSE | ASSAY_EST_TEXT,
 };

@@ -99,6 +99,14 @@ check "autotune: the model keeps the best setting" \
   test "$(jq -r '(.selection.leaderboard[] | select(.selected) | .params) == .params' tune.json)" = true
 check "autotune: the best has the highest CV AUC" \
   test "$(jq '(.selection.leaderboard | map(select(.ran) | .mean) | max) == (.selection.leaderboard[] | select(.selected) | .mean)' tune.json)" = true
+check "autotune: word n-grams are searched with the other settings" \
+  test "$(jq '[.selection.leaderboard[] | select(.params | test("ngrams=[123]"))] | length > 0' tune.json)" = true
+"$ASSAY" fit small.csv --target score --model textclf --params ngrams=1 --cv 0 --db none --json > ng1.json
+"$ASSAY" fit small.csv --target score --model textclf --params ngrams=3 --cv 0 --db none --json > ng3.json
+check "textclf ngrams=3 has more features than ngrams=1 ($(jqv .features ng1.json) -> $(jqv .features ng3.json))" \
+  test "$(jqv .features ng3.json)" -gt "$(jqv .features ng1.json)"
+expect_error "textclf ngrams out of range" "ngrams must be an integer in \\[1, 5\\]" \
+  "$ASSAY" fit small.csv --target score --model textclf --params ngrams=9 --cv 0 --db none
 expect_error "autotune with another model" "--autotune-time searches textclf's settings" \
   "$ASSAY" fit small.csv --target score --model logreg --autotune-time 2 --db none
 
