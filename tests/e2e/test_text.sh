@@ -6,7 +6,7 @@
 # --model auto keeps only candidates that take sparse designs and reaches 0.82 test accuracy
 # with an ensemble and a CV-chosen threshold, and the refusals; multilabel tickets (fastText lines
 # with several labels) through textclf's sigmoids and a one-vs-rest logreg: fit, predict, eval,
-# serve and the refusals.
+# serve and the refusals; ridge regression on a text column.
 source "$(dirname "$0")/lib.sh"
 TRAIN="$SRC/examples/fine_foods_train.csv" TEST="$SRC/examples/fine_foods_test.csv"
 start_server() { # LOGFILE MODEL: assay serve on a free port; sets PID and URL
@@ -109,6 +109,22 @@ expect_error "textclf ngrams out of range" "ngrams must be an integer in \\[1, 5
   "$ASSAY" fit small.csv --target score --model textclf --params ngrams=9 --cv 0 --db none
 expect_error "autotune with another model" "--autotune-time searches textclf's settings" \
   "$ASSAY" fit small.csv --target score --model logreg --autotune-time 2 --db none
+
+# --- text regression: ridge on the sparse TF-IDF design (conjugate gradients) -----------------
+# a numeric target read from the reviews: 3 for a great one, plus a tenth of its word count
+for f in train test; do
+  { echo 'review,stars'
+    awk '{ lab = $1; $1 = ""; t = substr($0, 2); gsub(/"/, "\"\"", t); printf "\"%s\",%.2f\n", t, (lab == "__label__great") * 3 + NF / 10 }' \
+      "$SRC/tests/e2e/data/fine_foods_ft_$f.txt"; } > treg_$f.csv
+done
+"$ASSAY" fit treg_train.csv --target stars --test treg_test.csv --model ridge --out treg.assay --predictions tregfit.csv \
+  --db none --json > treg.json
+check "text regression: ridge fits the sparse design" test "$(jqv .task treg.json)" = regression
+check "text regression: test R2 $(jqv .metrics.test.r2 treg.json) > 0.4" gt "$(jqv .metrics.test.r2 treg.json)" 0.4
+"$ASSAY" predict treg.assay treg_test.csv --out tregpred.csv --db none
+check "text regression: predict = fit's test predictions" cmp -s tregpred.csv tregfit.csv
+"$ASSAY" fit treg_train.csv --target stars --test treg_test.csv --cv 3 --db none --json > tregauto.json
+check "text regression: --model auto finds a candidate ($(jqv .model tregauto.json))" test "$(jqv .model tregauto.json)" = ridge
 
 # --- multilabel: a fastText file whose lines carry several labels -------------------------------
 MTR="$SRC/tests/e2e/data/tickets_train.txt" MTE="$SRC/tests/e2e/data/tickets_test.txt"
