@@ -293,6 +293,31 @@ static int read_text(corpus *k, const char *path, int strict, assay_error *err) 
     return ASSAY_OK;
 }
 
+/* mkdir -p: path and every missing folder above it (as save_pretrained's makedirs). */
+static int mkdir_p(const char *path) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        char c = buf[i];
+        buf[i] = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        buf[i] = c;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
 static int is_table_file(const char *path) {
     const char *dot = strrchr(path, '.');
     return dot && (!strcmp(dot, ".csv") || !strcmp(dot, ".tsv") || !strcmp(dot, ".jsonl") ||
@@ -506,7 +531,7 @@ int cmd_pretrain(int argc, char **argv) {
         if (is_table_file(a.files[i]) && !a.column)
             FAIL("%s: a table file needs --column NAME (the text column)", a.files[i]);
     }
-    if (mkdir(a.out, 0777) != 0 && errno != EEXIST) FAIL("--out %s: %s", a.out, strerror(errno));
+    if (mkdir_p(a.out) != 0) FAIL("--out %s: %s", a.out, strerror(errno));
     if (!a.resume && file_exists(a.out, STATE_FILE))
         FAIL("--out %s already holds a pretraining run (--resume continues it; or choose another "
              "directory)", a.out);

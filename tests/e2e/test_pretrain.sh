@@ -43,9 +43,13 @@ check "resume gives the same optimizer state" cmp -s run/training_state.safetens
 check "resumed loss.csv: 60 rows, the same losses" test \
   "$(cut -d, -f1-3 part/loss.csv | md5sum)" = "$(cut -d, -f1-3 run/loss.csv | md5sum)"
 # the review column of a CSV
-"$ASSAY" pretrain "$SRC/examples/fine_foods_train.csv" --column review --out reviews "${TINY[@]}" \
+"$ASSAY" pretrain "$SRC/examples/fine_foods_train.csv" --column review --out new/dirs/reviews "${TINY[@]}" \
   --steps 12 --json > reviews.json
 check "CSV --column review: exits 0 with tokens ($(jqv .tokens reviews.json))" gt "$(jqv .tokens reviews.json)" 100000
+check "--out creates the folders above it" test -s new/dirs/reviews/model.safetensors
+# the trained vocabulary keeps whole common words (the most frequent pair is merged first)
+check "the vocabulary has 'the', 'and' and 'great' as whole words" \
+  test "$(grep -c -x -e the -e and -e great new/dirs/reviews/vocab.txt)" = 3
 # invalid UTF-8 is replaced and counted
 printf 'caf\xe9 au lait \xff is nice\nand more words here for the vocabulary\n' > bad.txt
 "$ASSAY" pretrain bad.txt --out bad "${TINY[@]}" --steps 2 --vocab-size 100 --json > bad.json 2> bad.err
@@ -57,6 +61,8 @@ expect_error "a NaN loss names the step and the last checkpoint" "step [0-9]+: t
 check "the NaN run kept its step-2 checkpoint" test -s nan/model.safetensors
 # refusals
 : > empty.txt
+touch afile
+expect_error "--out under a file" "--out afile/x: Not a directory" "$ASSAY" pretrain "${CORPUS[@]}" --out afile/x "${TINY[@]}"
 expect_error "empty corpus" "empty.txt: no text to pretrain on" "$ASSAY" pretrain empty.txt --out e1 "${TINY[@]}"
 expect_error "missing file" "missing.txt: No such file" "$ASSAY" pretrain missing.txt --out e2 "${TINY[@]}"
 expect_error "--heads must divide --hidden" "--hidden 30 is not a multiple of --heads 4" \
