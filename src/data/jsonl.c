@@ -1,7 +1,9 @@
 /* jsonl.c - JSON Lines reader (jansson): one object per non-blank line; the columns are the union
  * of keys in first-seen order; null and absent keys are missing; numbers, booleans and strings
  * become cell text that goes through the same inference as CSV cells (so "2020-01-02" is a
- * date and "12" a number). Nested objects and arrays are refused, naming the line and key.
+ * date and "12" a number). An array of strings, numbers or booleans is a list of labels: its
+ * items joined by ASSAY_LABEL_SEP ("a|b", a multilabel target; [] is missing). Objects, nested
+ * arrays, null items and items holding the separator are refused, naming the line and key.
  * Two passes over the lines (keys first, then cells) keep memory to the cells themselves; this
  * reader is not tuned for speed like the CSV one. */
 #include <jansson.h>
@@ -14,6 +16,32 @@ typedef struct line_span {
 } line_span;
 
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+/* The cell text of a scalar (string, number, boolean): 1, or 0 for null and containers. */
+static int scalar_text(const json_t *v, char *tmp, size_t cap, const char **s, size_t *n) {
+    switch (json_typeof(v)) {
+    case JSON_STRING: *s = json_string_value(v), *n = json_string_length(v); return 1;
+    case JSON_INTEGER: *n = (size_t)snprintf(tmp, cap, "%lld", (long long)json_integer_value(v)), *s = tmp; return 1;
+    case JSON_REAL: *s = assay__format_number(json_real_value(v), tmp, cap), *n = strlen(*s); return 1;
+    case JSON_TRUE: *s = "true", *n = 4; return 1;
+    case JSON_FALSE: *s = "false", *n = 5; return 1;
+    default: return 0;
+    }
+}
+
+/* Why array v cannot be a label list (NULL: it can). */
+static const char *bad_label_list(const json_t *v) {
+    size_t i;
+    const json_t *e;
+    json_array_foreach(v, i, e) {
+        char tmp[40];
+        const char *s;
+        size_t n;
+        if (!scalar_text(e, tmp, sizeof tmp, &s, &n)) return json_is_null(e) ? "a null item" : "a nested value";
+        if (memchr(s, ASSAY_LABEL_SEP, n)) return "an item holding '|', which separates labels";
+    }
+    return NULL;
+}
 
 static int parse_line(const char *buf, const line_span *ls, const char *name, json_t **obj,
                       assay_error *err) {
@@ -83,11 +111,13 @@ static int parse_jsonl(const char *buf, size_t len, const char *name, const assa
         const char *k;
         json_t *v;
         json_object_foreach(obj, k, v) {
-            if (json_is_object(v) || json_is_array(v)) {
-                rc = assay_error_set(err, ASSAY_EPARSE,
-                                     "%s:%lld: key '%s' holds %s; nested values are not supported",
-                                     name, (long long)lines[i].line, k,
-                                     json_is_object(v) ? "an object" : "an array");
+            const char *why = json_is_array(v) ? bad_label_list(v) : NULL;
+            if (json_is_object(v) || why) {
+                rc = why ? assay_error_set(err, ASSAY_EPARSE, "%s:%lld: key '%s' holds an array with %s; an array "
+                                           "is a list of labels (strings, numbers or booleans)",
+                                           name, (long long)lines[i].line, k, why)
+                         : assay_error_set(err, ASSAY_EPARSE, "%s:%lld: key '%s' holds an object; nested values "
+                                           "are not supported", name, (long long)lines[i].line, k);
                 goto fail;
             }
             if (!json_object_get(keys, k)) {
@@ -144,26 +174,23 @@ static int parse_jsonl(const char *buf, size_t len, const char *name, const assa
             char tmp[40];
             const char *s = NULL;
             size_t n = 0;
-            switch (json_typeof(v)) {
-            case JSON_STRING:
-                s = json_string_value(v);
-                n = json_string_length(v);
-                break;
-            case JSON_INTEGER:
-                n = (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v));
-                s = tmp;
-                break;
-            case JSON_REAL:
-                s = assay__format_number(json_real_value(v), tmp, sizeof tmp);
-                n = strlen(tmp);
-                break;
-            case JSON_TRUE: s = "true", n = 4; break;
-            case JSON_FALSE: s = "false", n = 5; break;
-            default: break; /* null: missing */
-            }
-            if (!s) continue;
             int64_t off = (int64_t)cells.len;
-            if (assay_buf_append(&cells, s, n) || assay_buf_append(&cells, "", 1)) goto nomem;
+            if (json_is_array(v)) { /* labels joined by the separator; [] is missing */
+                size_t j;
+                json_t *e;
+                json_array_foreach(v, j, e) {
+                    scalar_text(e, tmp, sizeof tmp, &s, &n); /* pass 1 checked the items */
+                    if ((j && assay_buf_append(&cells, (char[]){ASSAY_LABEL_SEP}, 1)) || assay_buf_append(&cells, s, n))
+                        goto nomem;
+                }
+                if (!json_array_size(v)) continue;
+                n = cells.len - (size_t)off;
+            } else if (!scalar_text(v, tmp, sizeof tmp, &s, &n)) {
+                continue; /* null: missing */
+            } else if (assay_buf_append(&cells, s, n)) {
+                goto nomem;
+            }
+            if (assay_buf_append(&cells, "", 1)) goto nomem;
             assay__cell_put(&tb.cols[c], r, cells.data, row_off, off, n);
         }
         json_decref(obj);

@@ -152,6 +152,17 @@ check "multilabel: JSON predictions are arrays of labels" \
 "$ASSAY" eval ml.assay "$MTE" --json --db none > mleval.json
 check "multilabel: eval = fit's test metrics" \
   test "$(jq -r .metrics.f1_micro mleval.json)" = "$(jqv .metrics.test.f1_micro ml.json)"
+# the same tickets as JSON Lines, labels as arrays: --task multilabel gives the same model
+for f in train test; do
+  awk '{ labs = ""; txt = ""
+         for (i = 1; i <= NF; i++) if ($i ~ /^__label__/) labs = labs (labs == "" ? "" : ",") "\"" substr($i, 10) "\""
+                                   else txt = txt (txt == "" ? "" : " ") $i
+         printf "{\"text\": \"%s\", \"label\": [%s]}\n", txt, labs }' "$SRC/tests/e2e/data/tickets_$f.txt" > tickets_$f.jsonl
+done
+"$ASSAY" fit tickets_train.jsonl --target label --task multilabel --test tickets_test.jsonl --model textclf --db none \
+  --json > mljl.json
+check "multilabel from JSON arrays: the same test micro F1 as the fastText file" \
+  test "$(jqv .metrics.test.f1_micro mljl.json)" = "$(jqv .metrics.test.f1_micro ml.json)"
 # one-vs-rest: a binary-only model, one estimator per label, saved and reloaded
 "$ASSAY" fit "$MTR" --target label --test "$MTE" --model logreg --params C=10 --cv 0 --out mlr.assay \
   --predictions mlrfit.csv --db none --json > mlr.json

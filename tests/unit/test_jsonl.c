@@ -66,13 +66,36 @@ static void test_errors(void) {
     expect_err("{\"a\": 1}\n\n[1, 2]\n", ASSAY_EPARSE, "t.jsonl:3: expected a JSON object");
     expect_err("{\"a\": 1}\n{\"a\": {\"b\": 2}}\n", ASSAY_EPARSE,
                "t.jsonl:2: key 'a' holds an object; nested values are not supported");
-    expect_err("{\"a\": [1]}\n", ASSAY_EPARSE,
-               "t.jsonl:1: key 'a' holds an array; nested values are not supported");
+    expect_err("{\"a\": [1, [2]]}\n", ASSAY_EPARSE,
+               "t.jsonl:1: key 'a' holds an array with a nested value; an array is a list of labels "
+               "(strings, numbers or booleans)");
+    expect_err("{\"a\": [\"x\", null]}\n", ASSAY_EPARSE,
+               "t.jsonl:1: key 'a' holds an array with a null item; an array is a list of labels "
+               "(strings, numbers or booleans)");
+    expect_err("{\"a\": [\"x|y\"]}\n", ASSAY_EPARSE,
+               "t.jsonl:1: key 'a' holds an array with an item holding '|', which separates labels; an "
+               "array is a list of labels (strings, numbers or booleans)");
     expect_err("{\"a\": 1}\n{\"a\": \"\xC3\x28\"}\n", ASSAY_EUTF8,
                "t.jsonl:2:8: invalid UTF-8 (byte 0xC3)");
     expect_err("{}\n{}\n", ASSAY_EPARSE, "t.jsonl: no columns (every object is empty)");
     expect_err("{\"a\": 1, \"a\": 2}\n", ASSAY_EPARSE,
                "t.jsonl:1:12: duplicate object key near '\"a\"'");
+}
+
+/* An array is a list of labels: its items joined by '|' (a multilabel target); [] is missing. */
+static void test_label_lists(void) {
+    assay_table *t = NULL;
+    assay_error e;
+    CHECK_OK(rd("{\"x\": 1, \"tags\": [\"billing\", \"refund\"]}\n{\"x\": 2, \"tags\": []}\n"
+                "{\"x\": 3, \"tags\": [\"late\", 2, true]}\n{\"x\": 4, \"tags\": [\"refund\"]}\n", &t, &e), &e);
+    if (!t) return;
+    int c = assay_table_find(t, "tags");
+    char buf[64];
+    CHECK(c == 1 && t->cols[c].missing[1] && !t->cols[c].missing[0]);
+    CHECK_STR(assay_table_cell_str(t, c, 0, buf, sizeof buf), "billing|refund");
+    CHECK_STR(assay_table_cell_str(t, c, 2, buf, sizeof buf), "late|2|true");
+    CHECK_STR(assay_table_cell_str(t, c, 3, buf, sizeof buf), "refund");
+    assay_table_free(t);
 }
 
 static void test_credit_equivalent(void) {
@@ -149,6 +172,7 @@ static void test_alloc_failure(void) {
 int main(void) {
     RUN(test_basic);
     RUN(test_errors);
+    RUN(test_label_lists);
     RUN(test_credit_equivalent);
     RUN(test_alloc_failure);
     return check_summary();
