@@ -91,7 +91,9 @@ expect_error "bad --text-ngrams" "--text-ngrams: expected A,B" "$ASSAY" fit "$TR
 expect_error "bad --stop-words" "only 'english'" "$ASSAY" fit "$TRAIN" --target score --stop-words french --db none
 # --autotune-time: textclf's defaults first, then random settings, for a time budget
 head -1201 "$TRAIN" > small.csv
-"$ASSAY" fit small.csv --target score --model textclf --autotune-time 2 --cv 3 --db none --out tune.assay --json > tune.json
+# (400 rows and 3 s, so that a slow or sanitized build still reaches random settings)
+head -401 "$TRAIN" > tiny.csv
+"$ASSAY" fit tiny.csv --target score --model textclf --autotune-time 3 --cv 3 --db none --out tune.assay --json > tune.json
 check "autotune: exits 0" test $? -eq 0
 check "autotune: the defaults and at least one random setting were cross-validated" \
   test "$(jq '[.selection.leaderboard[] | select(.ran)] | length >= 2 and any(.params == "")' tune.json)" = true
