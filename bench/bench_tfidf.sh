@@ -48,7 +48,7 @@ run_case() { # NAME TRAIN
   if [ "$MODEL" = ridge ]; then
     with_great "$tr" /tmp/assay_bench_ridge_train.csv; with_great "$TEST" /tmp/assay_bench_ridge_test.csv
     tr=/tmp/assay_bench_ridge_train.csv te=/tmp/assay_bench_ridge_test.csv
-    args=(--target great --model ridge --params alpha=1 --exclude score)
+    args=(--target great --task regression --model ridge --params alpha=1 --exclude score)
   fi
   for _ in $(seq "$REPS"); do
     read -r s m < <(measure "$ASSAY" fit "$tr" --test "$te" "${args[@]}" --cv 0 --db none --quiet \
