@@ -265,7 +265,8 @@ typedef struct scorer {
     int64_t n;
 } scorer;
 
-/* The model's score on table t: ROC AUC (binary), accuracy (multiclass), -RMSE (regression). */
+/* The model's score on table t: ROC AUC (binary), accuracy (multiclass), micro F1 (multilabel),
+ * -RMSE (regression). */
 static int score_table(scorer *s, const assay_table *t, double *res, assay_error *err) {
     int rc = assay_model_predict(s->m, t, NULL, s->n, s->out, err);
     if (rc) return rc;
@@ -277,6 +278,11 @@ static int score_table(scorer *s, const assay_table *t, double *res, assay_error
         for (int64_t i = 0; i < s->n; i++)
             right += assay_model_decide(s->m, s->out + i * s->width) == (int)s->y[i];
         *res = (double)right / (double)s->n;
+    } else if (s->task == ASSAY_TASK_MULTILABEL) {
+        assay_metrics met;
+        if ((rc = assay_metrics_compute(s->task, s->width, 0, s->y, s->out, NULL, s->n, &met, err))) return rc;
+        *res = met.f1_micro;
+        assay_metrics_deinit(&met);
     } else {
         *res = -assay_metric_rmse(s->y, s->out, s->n);
     }
@@ -372,6 +378,7 @@ static int permutation_chart(report *r, scorer *s, const assay_table *t, uint64_
     }
     const char *what = s->task == ASSAY_TASK_BINARY       ? "ROC AUC"
                        : s->task == ASSAY_TASK_MULTICLASS ? "accuracy"
+                       : s->task == ASSAY_TASK_MULTILABEL ? "micro F1"
                                                           : "-RMSE";
     char xl[64], cap[256];
     snprintf(xl, sizeof xl, "decrease in %s", what);
@@ -487,10 +494,11 @@ static void training_chart(report *r, const assay_model *m) {
 
 /* ---- binary charts ---------------------------------------------------------------------------- */
 
-/* Multiclass: one ROC curve per class against the rest (classes with both kinds of rows here),
- * at most 10 (the largest classes) so the chart stays readable. y01 and score are n scratch. */
+/* Multiclass: one ROC curve per class against the rest; multilabel (multi: y is n x K
+ * indicators): one per label. Classes with both kinds of rows here, at most 10 (the largest
+ * classes) so the chart stays readable. y01 and score are n scratch. */
 static int multiclass_roc_chart(report *r, const double *y, const double *out, int64_t n, int K,
-                                const char *const *labels, uint8_t *y01, double *score,
+                                int multi, const char *const *labels, uint8_t *y01, double *score,
                                 assay_error *err) {
     enum { MAXC = 10 };
     assay_roc_curve roc[MAXC] = {{0}};
@@ -502,7 +510,8 @@ static int multiclass_roc_chart(report *r, const double *y, const double *out, i
         free(count), free(order);
         return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
     }
-    for (int64_t i = 0; i < n; i++) count[(int)y[i]]++;
+    for (int64_t i = 0; i < n; i++)
+        for (int k = 0; k < (multi ? K : 1); k++) count[multi ? k : (int)y[i]] += multi ? y[i * K + k] != 0 : 1;
     for (int k = 0; k < K; k++) order[k] = k;
     for (int a = 0; a < K; a++) /* largest classes first (K is small) */
         for (int b = a + 1; b < K; b++)
@@ -514,7 +523,7 @@ static int multiclass_roc_chart(report *r, const double *y, const double *out, i
     for (int j = 0; j < K && ns < MAXC && !rc; j++) {
         int k = order[j];
         if (count[k] == 0 || count[k] == n) continue;
-        for (int64_t i = 0; i < n; i++) y01[i] = (int)y[i] == k, score[i] = out[i * K + k];
+        for (int64_t i = 0; i < n; i++) y01[i] = multi ? y[i * K + k] != 0 : (int)y[i] == k, score[i] = out[i * K + k];
         if ((rc = assay_curve_roc(y01, score, n, &roc[ns], err))) break;
         double auc = assay_metric_roc_auc(y01, score, n);
         auc_sum += auc;
@@ -524,10 +533,11 @@ static int multiclass_roc_chart(report *r, const double *y, const double *out, i
     }
     if (!rc && ns > 0) {
         char cap[256];
-        snprintf(cap, sizeof cap, "One-vs-rest ROC curve of each class%s on these rows; the mean "
-                 "of their areas is %.4f. The diagonal is a random ranking.",
+        snprintf(cap, sizeof cap, "%s ROC curve of each %s%s on these rows; the mean of their areas is "
+                 "%.4f. The diagonal is a random ranking.", multi ? "The" : "One-vs-rest", multi ? "label" : "class",
                  ns < K ? " present (largest first, at most 10)" : "", auc_sum / ns);
-        unit_chart(r, "ROC curves, each class against the rest", "false positive rate", "true positive rate", s,
+        unit_chart(r, multi ? "ROC curves, one per label" : "ROC curves, each class against the rest",
+                   "false positive rate", "true positive rate", s,
                    ns, (assay_svg_refline){ASSAY_SVG_REF_DIAGONAL, 0, "random"}, cap);
     }
     for (int i = 0; i < ns; i++) assay_curve_roc_deinit(&roc[i]);
@@ -845,18 +855,13 @@ static int report_main(int argc, char **argv, const assay_table *given) {
     assay_task task = assay_model_task(m);
     int width = assay_model_output_width(m), K = assay_model_nclasses(m), pos = assay_model_positive(m);
     int64_t n = t->nrows;
-    if (task == ASSAY_TASK_MULTILABEL) {
-        rc = assay_error_set(&err, ASSAY_EINVAL, "%s is a multilabel model, which the report does not draw yet; "
-                             "assay eval prints its per-label metrics", model_path);
-        goto fail;
-    }
     if ((value || value_column) && task != ASSAY_TASK_BINARY) {
         rc = assay_error_set(&err, ASSAY_EINVAL, "--value applies to binary models only");
         goto fail;
     }
     out = malloc(sizeof *out * (size_t)n * (size_t)width);
     scratch = malloc(sizeof *scratch * (size_t)n * (size_t)width);
-    y = malloc(sizeof *y * (size_t)n);
+    y = malloc(sizeof *y * (size_t)n * (size_t)assay_model_target_width(m));
     score = malloc(sizeof *score * (size_t)n * 2);    /* twice: the scatter's x and y, */
     scratch2 = malloc(sizeof *scratch2 * (size_t)n * 2); /* with NaN between points */
     pred = malloc(sizeof *pred * (size_t)n);
@@ -909,7 +914,7 @@ static int report_main(int argc, char **argv, const assay_table *given) {
         row2(&r, "decision threshold", b1);
     } else if (K) {
         snprintf(b1, sizeof b1, "%d", K);
-        row2(&r, "classes", b1);
+        row2(&r, task == ASSAY_TASK_MULTILABEL ? "labels" : "classes", b1);
     }
     snprintf(b1, sizeof b1, "%d raw columns, %lld features", assay_pipeline_ninputs(assay_model_pipeline(m)),
              (long long)assay_model_nfeatures(m));
@@ -933,6 +938,10 @@ static int report_main(int argc, char **argv, const assay_table *given) {
     section(&r, "metrics", "Metrics on these rows");
     if (task == ASSAY_TASK_BINARY)
         putf(&r, "<p>Decisions at the model's threshold %.4f on the probability of '", assay_model_threshold(m));
+    else if (task == ASSAY_TASK_MULTILABEL)
+        put(&r, "<p>A label is predicted at probability 0.5 or above; accuracy counts the rows with every label "
+                "right, hamming_loss the wrong (row, label) cells, precision_at_1 the rows whose most probable "
+                "label is theirs.");
     else
         put(&r, "<p>");
     if (task == ASSAY_TASK_BINARY) {
@@ -953,8 +962,8 @@ static int report_main(int argc, char **argv, const assay_table *given) {
     }
     put(&r, "</tbody></table></div>\n");
     if (K) {
-        put(&r, "<div class=\"scroll\"><table><thead><tr><th>class</th><th>precision</th><th>recall</th>"
-                "<th>F1</th><th>support</th></tr></thead><tbody>\n");
+        putf(&r, "<div class=\"scroll\"><table><thead><tr><th>%s</th><th>precision</th><th>recall</th>"
+                 "<th>F1</th><th>support</th></tr></thead><tbody>\n", task == ASSAY_TASK_MULTILABEL ? "label" : "class");
         for (int k = 0; k < K; k++) {
             put(&r, "<tr><th>");
             esc(&r, labels[k]);
@@ -971,10 +980,23 @@ static int report_main(int argc, char **argv, const assay_table *given) {
     section(&r, "charts", "Charts");
     put(&r, "<div class=\"charts\">\n");
     if (task == ASSAY_TASK_BINARY && (rc = binary_charts(&r, y01, score, n, &met, &err))) goto fail;
-    if (task == ASSAY_TASK_MULTICLASS &&
-        (rc = multiclass_roc_chart(&r, y, out, n, K, labels, y01, scratch2, &err)))
+    if ((task == ASSAY_TASK_MULTICLASS || task == ASSAY_TASK_MULTILABEL) &&
+        (rc = multiclass_roc_chart(&r, y, out, n, K, task == ASSAY_TASK_MULTILABEL, labels, y01, scratch2, &err)))
         goto fail;
-    if (K) {
+    if (task == ASSAY_TASK_MULTILABEL) {
+        /* per label: precision, recall and F1 side by side */
+        enum { MAXL = 30 };
+        int nl = K < MAXL ? K : MAXL;
+        double f1v[MAXL];
+        const char *ln[MAXL];
+        for (int k = 0; k < nl; k++) f1v[k] = met.per_class[k].f1, ln[k] = labels[k];
+        assay_svg_bar_opts o = {0};
+        o.title = "F1 per label";
+        o.x_label = "F1 at probability 0.5";
+        size_t f0 = fig_begin(&r);
+        fig_end(&r, f0, assay_svg_hbar_chart(&r.b, &o, ln, f1v, NULL, nl),
+                nl < K ? "F1 of the first 30 labels at the 0.5 cut." : "F1 of each label at the 0.5 cut.");
+    } else if (K) {
         assay_svg_heatmap_opts o = {0};
         o.title = "Confusion matrix";
         size_t f0 = fig_begin(&r);

@@ -188,6 +188,10 @@ printf '__label__a|b some text\n__label__c __label__d more text\n' > pipe.txt
 expect_error "multilabel: a label holding the separator" "label 'a\|b' holds '\|'" "$ASSAY" fit pipe.txt --target label --db none
 expect_error "multilabel textclf: softmax refused" "multilabel target needs loss=ova" \
   "$ASSAY" fit "$MTR" --target label --model textclf --params loss=softmax --db none
-expect_error "multilabel report: refused with a pointer to eval" "multilabel model.*assay eval" \
-  "$ASSAY" report ml.assay "$MTE" --out r.html --db none
+"$ASSAY" report ml.assay "$MTE" --out mlreport.html --db none --json > mlreport.json
+check "multilabel report: ROC per label, F1 per label and permutation importance" \
+  test "$(jqv .charts mlreport.json)" = 3
+check "multilabel report: one ROC curve per label, five labels" \
+  test "$(grep -c 'AUC 0\.' mlreport.html)" -ge 5
+check "multilabel report: the F1 chart" grep -q "F1 per label" mlreport.html
 finish
