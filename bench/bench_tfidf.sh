@@ -19,7 +19,7 @@ ASSAY=${ASSAY:-./build/release/assay}
 TEST=examples/fine_foods_test.csv
 BIG=/tmp/assay_bench_fine_foods_x${SCALE}.csv
 if [ "$MODEL" = ridge ]; then # the same tables with a numeric target: great = 1, other = 0
-  with_great() { awk -v FS='"' -v OFS='"' 'NR == 1 { print $0 ",\"great\""; next } { print $0 "," ($(NF - 1) == "great") }' "$1" > "$2"; }
+  with_great() { awk -v FS='"' -v OFS='"' '{ sub(/\r$/, "") } NR == 1 { print $0 ",\"great\""; next } { print $0 "," ($(NF - 1) == "great") }' "$1" > "$2"; }
 fi
 [ -s "$BIG" ] || /usr/bin/python3 - "$SCALE" "$BIG" <<'PY'
 import csv, random, sys
