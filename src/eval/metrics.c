@@ -191,6 +191,27 @@ void assay_metrics_deinit(assay_metrics *m) {
 /* sklearn's F-score from precision and recall: 0 when both are 0. */
 static double f1_of(double p, double r) { return p + r == 0 ? 0.0 : 2 * p * r / (p + r); }
 
+/* One class's precision, recall, F1 and support from its counts (zero division -> 0, sklearn's
+ * default "warn"), added to the plain sums sum[3] and the support-weighted sums wsum[3]. */
+static void class_stats(assay_class_stats *s, int64_t tp, int64_t npred, int64_t ntrue, double sum[3], double wsum[3]) {
+    s->precision = npred ? (double)tp / (double)npred : 0.0;
+    s->recall = ntrue ? (double)tp / (double)ntrue : 0.0;
+    s->f1 = f1_of(s->precision, s->recall);
+    s->support = ntrue;
+    const double v[3] = {s->precision, s->recall, s->f1};
+    for (int j = 0; j < 3; j++) sum[j] += v[j], wsum[j] += v[j] * (double)ntrue;
+}
+
+/* The macro averages (sums over K classes) and the support-weighted ones (over total support). */
+static void class_averages(assay_metrics *m, int K, const double sum[3], const double wsum[3], int64_t support) {
+    m->precision_macro = sum[0] / K;
+    m->recall_macro = sum[1] / K;
+    m->f1_macro = sum[2] / K;
+    m->precision_weighted = support ? wsum[0] / (double)support : 0.0;
+    m->recall_weighted = support ? wsum[1] / (double)support : 0.0;
+    m->f1_weighted = support ? wsum[2] / (double)support : 0.0;
+}
+
 static int classification(assay_metrics *m, int K, int positive, const double *y,
                           const double *out, const int32_t *pred, int64_t n, assay_error *err) {
     if (K < 2) return assay_error_set(err, ASSAY_EINVAL, "metrics: nclasses %d: need at least 2 classes", K);
@@ -231,37 +252,22 @@ static int classification(assay_metrics *m, int K, int positive, const double *y
     }
     m->accuracy = (double)correct / (double)n;
 
-    /* per class, zero division -> 0 (sklearn's default "warn") */
+    /* per class from the confusion matrix; the supports sum to n */
     int64_t tp_all = 0;
-    double sp = 0, sr = 0, sf = 0, wp = 0, wr = 0, wf = 0;
+    double sum[3] = {0, 0, 0}, wsum[3] = {0, 0, 0};
     for (int k = 0; k < K; k++) {
         int64_t tp = m->confusion[(int64_t)k * K + k], true_sum = 0, pred_sum = 0;
         for (int c = 0; c < K; c++) {
             true_sum += m->confusion[(int64_t)k * K + c];
             pred_sum += m->confusion[(int64_t)c * K + k];
         }
-        assay_class_stats *s = &m->per_class[k];
-        s->precision = pred_sum ? (double)tp / (double)pred_sum : 0.0;
-        s->recall = true_sum ? (double)tp / (double)true_sum : 0.0;
-        s->f1 = f1_of(s->precision, s->recall);
-        s->support = true_sum;
+        class_stats(&m->per_class[k], tp, pred_sum, true_sum, sum, wsum);
         tp_all += tp;
-        sp += s->precision;
-        sr += s->recall;
-        sf += s->f1;
-        wp += s->precision * (double)true_sum;
-        wr += s->recall * (double)true_sum;
-        wf += s->f1 * (double)true_sum;
     }
-    m->precision_macro = sp / K;
-    m->recall_macro = sr / K;
-    m->f1_macro = sf / K;
+    class_averages(m, K, sum, wsum, n);
     /* single-label over all classes: summed pred and true counts both equal n */
     m->precision_micro = m->recall_micro = (double)tp_all / (double)n;
     m->f1_micro = f1_of(m->precision_micro, m->recall_micro);
-    m->precision_weighted = wp / (double)n;
-    m->recall_weighted = wr / (double)n;
-    m->f1_weighted = wf / (double)n;
 
     if (!out) return ASSAY_OK;
     m->log_loss = assay_metric_log_loss(y, out, n, K);
@@ -297,9 +303,9 @@ static int multilabel(assay_metrics *m, int K, const double *y, const double *ou
                                    (long long)(i / K), y[i]);
     m->nclasses = K;
     m->per_class = assay_calloc((size_t)K, sizeof *m->per_class);
-    int64_t *tp = assay_calloc((size_t)K * 3, sizeof *tp), *fp = tp + K, *fn = tp + 2 * K;
+    int64_t *cnt = assay_calloc((size_t)K * 3, sizeof *cnt); /* per label: tp, predicted, true */
     scored *p = assay_mallocarray((size_t)n, sizeof *p);
-    int rc = m->per_class && tp && p ? ASSAY_OK : assay_error_set(err, ASSAY_ENOMEM, "metrics: out of memory");
+    int rc = m->per_class && cnt && p ? ASSAY_OK : assay_error_set(err, ASSAY_ENOMEM, "metrics: out of memory");
     int64_t exact = 0, wrong = 0, top_right = 0;
     ksum ll = {0, 0};
     for (int64_t i = 0; i < n && !rc; i++) {
@@ -307,7 +313,7 @@ static int multilabel(assay_metrics *m, int K, const double *y, const double *ou
         int all = 1, top = 0;
         for (int k = 0; k < K; k++) {
             int t = yr[k] != 0, h = pr[k] >= 0.5;
-            tp[k] += t && h, fp[k] += !t && h, fn[k] += t && !h;
+            cnt[3 * k] += t && h, cnt[3 * k + 1] += h, cnt[3 * k + 2] += t;
             all &= t == h, wrong += t != h;
             if (pr[k] > pr[top]) top = k;
             double q = ASSAY_MIN(ASSAY_MAX(pr[k], DBL_EPSILON), 1 - DBL_EPSILON);
@@ -316,18 +322,13 @@ static int multilabel(assay_metrics *m, int K, const double *y, const double *ou
         exact += all;
         top_right += yr[top] != 0;
     }
-    int64_t tps = 0, fps = 0, fns = 0, support = 0;
-    double sp = 0, sr = 0, sf = 0, wp = 0, wr = 0, wf = 0, auc = 0, ap = 0;
+    int64_t tps = 0, npred = 0, ntrue = 0;
+    double sum[3] = {0, 0, 0}, wsum[3] = {0, 0, 0}, auc = 0, ap = 0;
     int nauc = 0;
     for (int k = 0; k < K && !rc; k++) {
         assay_class_stats *s = &m->per_class[k];
-        s->precision = tp[k] + fp[k] ? (double)tp[k] / (double)(tp[k] + fp[k]) : 0.0;
-        s->recall = tp[k] + fn[k] ? (double)tp[k] / (double)(tp[k] + fn[k]) : 0.0;
-        s->f1 = f1_of(s->precision, s->recall);
-        s->support = tp[k] + fn[k];
-        tps += tp[k], fps += fp[k], fns += fn[k], support += s->support;
-        sp += s->precision, sr += s->recall, sf += s->f1;
-        wp += s->precision * (double)s->support, wr += s->recall * (double)s->support, wf += s->f1 * (double)s->support;
+        class_stats(s, cnt[3 * k], cnt[3 * k + 1], cnt[3 * k + 2], sum, wsum);
+        tps += cnt[3 * k], npred += cnt[3 * k + 1], ntrue += cnt[3 * k + 2];
         int has_nan = 0;
         for (int64_t i = 0; i < n; i++) {
             p[i].s = out[i * K + k];
@@ -345,16 +346,13 @@ static int multilabel(assay_metrics *m, int K, const double *y, const double *ou
         m->hamming_loss = (double)wrong / ((double)n * K);
         m->precision_at_1 = (double)top_right / (double)n;
         m->log_loss = ksum_get(&ll) / ((double)n * K);
-        m->precision_macro = sp / K, m->recall_macro = sr / K, m->f1_macro = sf / K;
-        m->precision_micro = tps + fps ? (double)tps / (double)(tps + fps) : 0.0;
-        m->recall_micro = tps + fns ? (double)tps / (double)(tps + fns) : 0.0;
+        class_averages(m, K, sum, wsum, ntrue);
+        m->precision_micro = npred ? (double)tps / (double)npred : 0.0;
+        m->recall_micro = ntrue ? (double)tps / (double)ntrue : 0.0;
         m->f1_micro = f1_of(m->precision_micro, m->recall_micro);
-        m->precision_weighted = support ? wp / (double)support : 0.0;
-        m->recall_weighted = support ? wr / (double)support : 0.0;
-        m->f1_weighted = support ? wf / (double)support : 0.0;
         if (nauc) m->roc_auc = auc / nauc, m->average_precision = ap / nauc;
     }
-    assay_free(tp);
+    assay_free(cnt);
     assay_free(p);
     return rc;
 }
