@@ -106,18 +106,22 @@ static int label_index(char *const *labels, int n, const char *s) {
 
 static const char *source_name(const assay_table *t) { return t->source ? t->source : "data"; }
 
-/* The next label of a multilabel cell ("a|b"): *p moves past it and its separator; spaces
- * around a label are dropped and empty labels skipped. 0 when none is left. */
-static int next_label(const char **p, const char **tok, size_t *len) {
+#define MAX_LABEL 256 /* bytes of one label of a multilabel cell, NUL included */
+
+/* The next label of a multilabel cell ("a|b") copied into lab[MAX_LABEL]: *p moves past it and
+ * its separator; spaces around a label are dropped and empty labels skipped. 1: a label; 0: none
+ * left; -1: a label of MAX_LABEL bytes or more. */
+static int next_label(const char **p, char *lab) {
     const char *s = *p;
     while (*s) {
         while (*s == ' ' || *s == '\t') s++;
         const char *sep = strchr(s, ASSAY_LABEL_SEP), *end = sep ? sep : s + strlen(s), *q = end;
         while (q > s && (q[-1] == ' ' || q[-1] == '\t')) q--;
         *p = sep ? sep + 1 : end;
+        if (q - s >= MAX_LABEL) return -1;
         if (q > s) {
-            *tok = s;
-            *len = (size_t)(q - s);
+            memcpy(lab, s, (size_t)(q - s));
+            lab[q - s] = 0;
             return 1;
         }
         s = *p;
@@ -126,21 +130,21 @@ static int next_label(const char **p, const char **tok, size_t *len) {
     return 0;
 }
 
+static int overlong_label(const assay_table *t, const assay_column *c, int64_t r, assay_error *err) {
+    return assay_error_set(err, ASSAY_ESCHEMA, "%s: row %lld: target '%s' has a label of over %d bytes",
+                           source_name(t), (long long)r + 1, c->name, MAX_LABEL - 1);
+}
+
 /* Row r's labels as indicators yrow[0..K) (multilabel); a label outside labels, an overlong one
  * or a row without labels is an error naming the row. */
 static int encode_label_set(const assay_table *t, const assay_column *c, int64_t r, char *const *labels,
                             int K, double *yrow, const char *unknown, assay_error *err) {
-    char num[64], lab[256];
-    const char *p = target_cell_label(c, r, num, sizeof num), *tok;
-    size_t len;
-    int any = 0;
+    char num[64], lab[MAX_LABEL];
+    const char *p = target_cell_label(c, r, num, sizeof num);
+    int any = 0, got;
     for (int k = 0; k < K; k++) yrow[k] = 0;
-    while (next_label(&p, &tok, &len)) {
-        if (len >= sizeof lab)
-            return assay_error_set(err, ASSAY_ESCHEMA, "%s: row %lld: target '%s' has a label of over %zu bytes",
-                                   source_name(t), (long long)r + 1, c->name, sizeof lab - 1);
-        memcpy(lab, tok, len);
-        lab[len] = 0;
+    while ((got = next_label(&p, lab)) != 0) {
+        if (got < 0) return overlong_label(t, c, r, err);
         int k = label_index(labels, K, lab);
         if (k < 0)
             return assay_error_set(err, ASSAY_ESCHEMA, "%s: row %lld: target '%s' has label '%s', %s",
@@ -154,9 +158,27 @@ static int encode_label_set(const assay_table *t, const assay_column *c, int64_t
     return ASSAY_OK;
 }
 
+/* Add s to labels[0..*nl) unless it is there (at most 1000). */
+static int add_label(char ***labels, int *nl, int *cap, const char *s, const assay_column *c, assay_error *err) {
+    if (label_index(*labels, *nl, s) >= 0) return ASSAY_OK;
+    if (*nl == 1000)
+        return assay_error_set(err, ASSAY_EINVAL, "target '%s' has more than 1000 distinct values; use "
+                               "--task regression for a numeric target", c->name);
+    if (*nl == *cap) {
+        int nc = *cap ? *cap * 2 : 8;
+        char **p = assay_reallocarray(*labels, (size_t)nc, sizeof **labels);
+        if (!p) return assay_error_set(err, ASSAY_ENOMEM, "out of memory collecting target labels");
+        *labels = p;
+        *cap = nc;
+    }
+    if (!((*labels)[*nl] = assay_strdup(s))) return assay_error_set(err, ASSAY_ENOMEM, "out of memory collecting target labels");
+    (*nl)++;
+    return ASSAY_OK;
+}
+
 /* Collect the distinct labels of the rows (sorted), or copy the given label set. */
-static int collect_labels(const assay_fit_options *o, const assay_column *c, const int64_t *rows,
-                          int64_t n, char ***out, int *nout, assay_error *err) {
+static int collect_labels(const assay_fit_options *o, const assay_table *t, const assay_column *c,
+                          const int64_t *rows, int64_t n, char ***out, int *nout, assay_error *err) {
     char **labels = NULL;
     int nl = 0, cap = 0;
     char buf[64];
@@ -171,40 +193,21 @@ static int collect_labels(const assay_fit_options *o, const assay_column *c, con
         *nout = nl;
         return ASSAY_OK;
     }
-    char part[256];
-    const int multi = o->task == ASSAY_TASK_MULTILABEL;
-    for (int64_t i = 0; i < n; i++) {
+    char part[MAX_LABEL];
+    int rc = ASSAY_OK;
+    for (int64_t i = 0; i < n && !rc; i++) {
         int64_t r = rows ? rows[i] : i;
-        const char *cell = target_cell_label(c, r, buf, sizeof buf), *s = cell, *tok;
-        size_t len;
-        /* one label per cell, or each label of a multilabel cell (encoding then checks them) */
-        for (int more = 1; more;) {
-            if (multi) {
-                if (!next_label(&cell, &tok, &len)) break;
-                len = ASSAY_MIN(len, sizeof part - 1);
-                memcpy(part, tok, len);
-                part[len] = 0;
-                s = part;
-            } else {
-                more = 0;
-            }
-            if (label_index(labels, nl, s) >= 0) continue;
-            if (nl == 1000) {
-                free_strings(labels, nl);
-                return assay_error_set(err, ASSAY_EINVAL,
-                                       "target '%s' has more than 1000 distinct values; use "
-                                       "--task regression for a numeric target",
-                                       c->name);
-            }
-            if (nl == cap) {
-                cap = cap ? cap * 2 : 8;
-                char **p = assay_reallocarray(labels, (size_t)cap, sizeof *labels);
-                if (!p) goto nomem_n;
-                labels = p;
-            }
-            if (!(labels[nl] = assay_strdup(s))) goto nomem_n;
-            nl++;
+        const char *cell = target_cell_label(c, r, buf, sizeof buf);
+        if (o->task != ASSAY_TASK_MULTILABEL) {
+            rc = add_label(&labels, &nl, &cap, cell, c, err);
+            continue;
         }
+        for (int got; !rc && (got = next_label(&cell, part)) != 0;)
+            rc = got > 0 ? add_label(&labels, &nl, &cap, part, c, err) : overlong_label(t, c, r, err);
+    }
+    if (rc) {
+        free_strings(labels, nl);
+        return rc;
     }
     if (nl > 1) {
         int numeric = c->type == ASSAY_COL_NUMERIC;
@@ -299,7 +302,7 @@ int assay_target_encode(const assay_fit_options *o, const assay_table *t, const 
         return ASSAY_OK;
     }
 
-    if ((rc = collect_labels(o, c, rows, n, &labels, &nl, err))) goto fail;
+    if ((rc = collect_labels(o, t, c, rows, n, &labels, &nl, err))) goto fail;
     if (nl < 2) {
         rc = assay_error_set(err, ASSAY_EINVAL,
                              "target '%s' is constant in %s (every row is '%s'): nothing to learn",
