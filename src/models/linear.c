@@ -174,16 +174,17 @@ static double dot(const double *a, const double *b, int64_t d) {
  * spent without reaching CG_TOL (-1: out of memory). */
 static int64_t ridge_cg(const cg_op *op, const double *rhs, const double *diag, double *beta, double *resid) {
     int64_t d = op->X->ncols;
-    double *r = assay_mallocarray((size_t)d * 4 + 1, sizeof *r), *z = r + d, *p = z + d, *q = p + d;
+    double *r = assay_mallocarray((size_t)d * 4 + 1, sizeof *r);
     if (!r) return -1;
+    double *z = r + d, *p = z + d, *q = p + d;
     memset(beta, 0, (size_t)d * sizeof *beta);
     memcpy(r, rhs, (size_t)d * sizeof *r);
-    double bnorm = sqrt(dot(rhs, rhs, d)), rz = 0;
+    double bnorm = sqrt(dot(rhs, rhs, d));
     for (int64_t j = 0; j < d; j++) z[j] = r[j] / diag[j];
     memcpy(p, z, (size_t)d * sizeof *p);
-    rz = dot(r, z, d);
+    double rz = dot(r, z, d);
     int64_t it = 0;
-    *resid = bnorm > 0 ? 0 : 0;
+    *resid = 0;
     while (bnorm > 0 && it < CG_MAX_ITER) {
         double rn = sqrt(dot(r, r, d));
         *resid = rn / bnorm;
@@ -282,9 +283,10 @@ static int lin_fit(assay_estimator *e, const assay_design *ds, assay_error *err)
     double *A = cg ? NULL : assay_calloc((size_t)d * (size_t)d + 1, sizeof *A);
     double *L = cg ? NULL : assay_mallocarray((size_t)d * (size_t)d + 1, sizeof *L);
     double *rhs = assay_calloc((size_t)d + 1, sizeof *rhs);
-    double *Xc = assay_mallocarray((size_t)ch * (size_t)(d ? d : 1), sizeof *Xc);
-    double *yc = assay_mallocarray((size_t)ch, sizeof *yc);
-    if (!xm || (!cg && (!A || !L)) || !rhs || !Xc || !yc) goto nomem;
+    /* dense rows are centred ch at a time */
+    double *Xc = X->dense ? assay_mallocarray((size_t)ch * (size_t)(d ? d : 1), sizeof *Xc) : NULL;
+    double *yc = X->dense ? assay_mallocarray((size_t)ch, sizeof *yc) : NULL;
+    if (!xm || (!cg && (!A || !L)) || !rhs || (X->dense && (!Xc || !yc))) goto nomem;
 
     /* Weighted means (zero without an intercept). */
     double ym = 0;
