@@ -494,6 +494,11 @@ static void training_chart(report *r, const assay_model *m) {
 
 /* ---- binary charts ---------------------------------------------------------------------------- */
 
+/* 1 if row i belongs to class k: y holds class indices, or (multi) n x K label indicators. */
+static int in_class(const double *y, int64_t i, int k, int K, int multi) {
+    return multi ? y[i * K + k] != 0 : (int)y[i] == k;
+}
+
 /* Multiclass: one ROC curve per class against the rest; multilabel (multi: y is n x K
  * indicators): one per label. Classes with both kinds of rows here, at most 10 (the largest
  * classes) so the chart stays readable. y01 and score are n scratch. */
@@ -511,7 +516,7 @@ static int multiclass_roc_chart(report *r, const double *y, const double *out, i
         return assay_error_set(err, ASSAY_ENOMEM, "out of memory");
     }
     for (int64_t i = 0; i < n; i++)
-        for (int k = 0; k < (multi ? K : 1); k++) count[multi ? k : (int)y[i]] += multi ? y[i * K + k] != 0 : 1;
+        for (int k = 0; k < K; k++) count[k] += in_class(y, i, k, K, multi);
     for (int k = 0; k < K; k++) order[k] = k;
     for (int a = 0; a < K; a++) /* largest classes first (K is small) */
         for (int b = a + 1; b < K; b++)
@@ -523,7 +528,7 @@ static int multiclass_roc_chart(report *r, const double *y, const double *out, i
     for (int j = 0; j < K && ns < MAXC && !rc; j++) {
         int k = order[j];
         if (count[k] == 0 || count[k] == n) continue;
-        for (int64_t i = 0; i < n; i++) y01[i] = multi ? y[i * K + k] != 0 : (int)y[i] == k, score[i] = out[i * K + k];
+        for (int64_t i = 0; i < n; i++) y01[i] = (uint8_t)in_class(y, i, k, K, multi), score[i] = out[i * K + k];
         if ((rc = assay_curve_roc(y01, score, n, &roc[ns], err))) break;
         double auc = assay_metric_roc_auc(y01, score, n);
         auc_sum += auc;
@@ -984,7 +989,7 @@ static int report_main(int argc, char **argv, const assay_table *given) {
         (rc = multiclass_roc_chart(&r, y, out, n, K, task == ASSAY_TASK_MULTILABEL, labels, y01, scratch2, &err)))
         goto fail;
     if (task == ASSAY_TASK_MULTILABEL) {
-        /* per label: precision, recall and F1 side by side */
+        /* the F1 of each label (at most 30) */
         enum { MAXL = 30 };
         int nl = K < MAXL ? K : MAXL;
         double f1v[MAXL];

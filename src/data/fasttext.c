@@ -202,6 +202,29 @@ static char *dup_str(const char *s) {
     return c;
 }
 
+/* Document i's labels joined by ASSAY_LABEL_SEP into *text (allocated); a label that holds the
+ * separator is refused, naming the line. */
+static int join_labels(const assay_fasttext *d, int64_t i, const char *source, char **text, assay_error *err) {
+    assay_buf b = {0};
+    int rc = 0;
+    for (int64_t q = d->label_ptr[i]; q < d->label_ptr[i + 1] && !rc; q++) {
+        const char *name = d->label_names[d->labels[q]];
+        if (strchr(name, ASSAY_LABEL_SEP)) {
+            assay_buf_deinit(&b);
+            return assay_error_set(err, ASSAY_EINVAL, "%s: line %lld: label '%s' holds '%c', which separates the "
+                                   "labels of a document", source ? source : "fastText data", (long long)d->line[i],
+                                   name, ASSAY_LABEL_SEP);
+        }
+        rc = (q > d->label_ptr[i] && assay_buf_printf(&b, "%c", ASSAY_LABEL_SEP)) || assay_buf_printf(&b, "%s", name);
+    }
+    if (rc) {
+        assay_buf_deinit(&b);
+        return assay_error_set(err, ASSAY_ENOMEM, "fastText table: out of memory");
+    }
+    *text = b.data;
+    return ASSAY_OK;
+}
+
 int assay_fasttext_to_table(const assay_fasttext *d, const char *source, assay_table **out,
                             assay_error *err) {
     *out = NULL;
@@ -245,26 +268,12 @@ int assay_fasttext_to_table(const assay_fasttext *d, const char *source, assay_t
             continue;
         }
         if (multi) {
-            assay_buf b = {0};
-            int rc = 0;
-            for (int64_t q = d->label_ptr[i]; q < d->label_ptr[i + 1] && !rc; q++) {
-                const char *name = d->label_names[d->labels[q]];
-                if (strchr(name, ASSAY_LABEL_SEP)) {
-                    assay_buf_deinit(&b);
-                    assay_free(remap);
-                    assay_table_free(t);
-                    return assay_error_set(err, ASSAY_EINVAL, "%s: line %lld: label '%s' holds '%c', which "
-                                           "separates the labels of a document", source ? source : "fastText data",
-                                           (long long)d->line[i], name, ASSAY_LABEL_SEP);
-                }
-                rc = (q > d->label_ptr[i] && assay_buf_printf(&b, "%c", ASSAY_LABEL_SEP)) || assay_buf_printf(&b, "%s", name);
-            }
+            int rc = join_labels(d, i, source, &lc->text[i], err);
             if (rc) {
-                assay_buf_deinit(&b);
                 assay_free(remap);
-                goto nomem;
+                assay_table_free(t);
+                return rc;
             }
-            lc->text[i] = b.data;
             continue;
         }
         int32_t l = d->labels[d->label_ptr[i]];

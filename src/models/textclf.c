@@ -558,13 +558,12 @@ static int tc_create(const assay_params *p, assay_task task, int nclasses, int64
         (rc = assay_params_int(p, "dim", o.dim, 1, 10000, &dim, err)) ||
         (rc = assay_params_double(p, "lr", multi ? 0.5 : o.lr, 1e-12, 1e6, &o.lr, err)) ||
         (rc = assay_params_int(p, "epochs", multi ? 25 : o.epochs, 1, 100000, &epochs, err)) ||
-        (rc = assay_params_choice(p, "loss", losses, task == ASSAY_TASK_MULTILABEL ? ASSAY_TEXTCLF_OVA : ASSAY_TEXTCLF_SOFTMAX,
-                                  &o.loss, err)) ||
+        (rc = assay_params_choice(p, "loss", losses, multi ? ASSAY_TEXTCLF_OVA : ASSAY_TEXTCLF_SOFTMAX, &o.loss, err)) ||
         (rc = assay_params_choice(p, "weights", weightings, 0, &presence, err)) ||
         (rc = assay_params_int(p, "ngrams", 1, 1, 5, &ngrams, err))) /* checked here, used by tc_prep */
         return rc;
     o.dim = (int)dim, o.epochs = (int)epochs, o.threads = (int)threads;
-    if (task == ASSAY_TASK_MULTILABEL && o.loss != ASSAY_TEXTCLF_OVA)
+    if (multi && o.loss != ASSAY_TEXTCLF_OVA)
         return assay_error_set(err, ASSAY_EINVAL, "textclf: a multilabel target needs loss=ova (one sigmoid "
                                "per label), not loss=%s", losses[o.loss]);
     assay__textclf *m;
