@@ -59,6 +59,8 @@ static void fit_usage(FILE *f) {
             "                       fc256-fc128; convN[xK][bn], fcN[bn], pool, avgpool, drop[P]\n"
             "  --epochs N --batch-size N --lr X --weight-decay X --dropout P\n"
             "  --optimizer O        adam (default), adamw, sgd, momentum, nesterov\n"
+            "  --precision P        fp32 (default) or bf16: matrix products on bf16 operands with\n"
+            "                       fp32 sums (CPUs with AVX512_BF16 or AMX); also for bert\n"
             "text transformer (--model bert; --epochs (3), --batch-size (16), --lr (5e-5) apply):\n"
             "  --encoder DIR        the pretrained encoder: config.json, vocab.txt and\n"
             "                       model.safetensors (assay pretrain, or a Hugging Face BERT);\n"
@@ -133,7 +135,7 @@ enum {
     OPT_OUTLIERS, OPT_OUTLIER_ACTION, OPT_OUTLIER_T, OPT_SCALE, OPT_ENCODE, OPT_MINFREQ,
     OPT_MAXCAT, OPT_UNSEEN, OPT_NODEDUP, OPT_PREDICTIONS, OPT_BUDGET, OPT_EARLY, OPT_MONOTONE,
     OPT_LABELS, OPT_TEST_LABELS, OPT_ARCH, OPT_HIDDEN, OPT_EPOCHS, OPT_BATCH, OPT_LR,
-    OPT_OPTIMIZER, OPT_WD, OPT_DROPOUT, OPT_VALUE, OPT_VALUE_COLUMN, OPT_VALUE_BUDGET, OPT_TEXT_VEC, OPT_TEXT_NGRAMS, OPT_TEXT_MINDF, OPT_TEXT_MAXDF, OPT_TEXT_MAXF, OPT_TEXT_CHARS, OPT_STOP, OPT_ACCENTS, OPT_CALIBRATE, OPT_GROUP, OPT_GRID, OPT_RANDOM, OPT_REPORT, OPT_THRESHOLD, OPT_NOENS, OPT_ENCODER, OPT_AUTOTUNE
+    OPT_OPTIMIZER, OPT_WD, OPT_DROPOUT, OPT_VALUE, OPT_VALUE_COLUMN, OPT_VALUE_BUDGET, OPT_TEXT_VEC, OPT_TEXT_NGRAMS, OPT_TEXT_MINDF, OPT_TEXT_MAXDF, OPT_TEXT_MAXF, OPT_TEXT_CHARS, OPT_STOP, OPT_ACCENTS, OPT_CALIBRATE, OPT_GROUP, OPT_GRID, OPT_RANDOM, OPT_REPORT, OPT_THRESHOLD, OPT_NOENS, OPT_ENCODER, OPT_AUTOTUNE, OPT_PRECISION
 };
 
 static int parse_args(fit_cli *a, int argc, char **argv) {
@@ -179,6 +181,7 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         {"weight-decay", required_argument, 0, OPT_WD},
         {"dropout", required_argument, 0, OPT_DROPOUT},
         {"encoder", required_argument, 0, OPT_ENCODER},
+        {"precision", required_argument, 0, OPT_PRECISION},
         {"autotune-time", required_argument, 0, OPT_AUTOTUNE},
         {"value", required_argument, 0, OPT_VALUE},
         {"value-column", required_argument, 0, OPT_VALUE_COLUMN},
@@ -368,6 +371,7 @@ static int parse_args(fit_cli *a, int argc, char **argv) {
         case OPT_HIDDEN: a->hidden = optarg; break;
         case OPT_EPOCHS: a->epochs = optarg; break;
         case OPT_ENCODER: a->encoder = optarg; break;
+        case OPT_PRECISION: a->precision = optarg; break;
         case OPT_AUTOTUNE:
             if (parse_double("--autotune-time", optarg, 0.001, 1e9, &a->autotune)) return CLI_BAD_INPUT;
             break;

@@ -35,6 +35,7 @@ typedef struct pt_args {
     double epochs, lr, warmup, weight_decay, mask_prob;
     long steps, stop_at, save_every, log_every;
     int resume, steps_given;
+    int bf16; /* --precision bf16 */
 } pt_args;
 
 static void usage(FILE *f) {
@@ -61,6 +62,8 @@ static void usage(FILE *f) {
             "  --warmup X           warmup: a fraction of the steps (< 1) or a step count (default 0.06)\n"
             "  --weight-decay X     AdamW's decoupled weight decay (default 0.01)\n"
             "  --mask-prob P        fraction of tokens selected for prediction (default 0.15)\n"
+            "  --precision P        fp32 (default) or bf16: dense-layer products on bf16 operands\n"
+            "                       with fp32 sums (CPUs with AVX512_BF16 or AMX)\n"
             "  --save-every N       checkpoint every N steps (default 500, and at the end)\n"
             "  --log-every N        a loss.csv row every N steps (default 1)\n"
             "  --resume             continue the run saved in DIR with its settings (--steps may\n"
@@ -110,7 +113,7 @@ static int parse_num(const char *opt, const char *arg, double lo, double hi, dou
 enum {
     O_OUT = 3000, O_VOCAB, O_VOCAB_SIZE, O_LAYERS, O_HIDDEN, O_HEADS, O_INTER, O_SEQ, O_EPOCHS,
     O_STEPS, O_BATCH, O_ACCUM, O_LR, O_WARMUP, O_WD, O_MASK, O_SAVE, O_LOG, O_RESUME, O_STOP,
-    O_COLUMN
+    O_COLUMN, O_PRECISION
 };
 
 /* 0 to run, 1 after --help, -1 on a bad option (printed). */
@@ -136,6 +139,7 @@ static int parse_args(pt_args *a, int argc, char **argv) {
         {"log-every", required_argument, 0, O_LOG},
         {"resume", no_argument, 0, O_RESUME},
         {"stop-at", required_argument, 0, O_STOP},
+        {"precision", required_argument, 0, O_PRECISION},
         {"column", required_argument, 0, O_COLUMN}, /* before the common NAME:TYPE --column */
         CLI_COMMON_LONGOPTS,
         {0, 0, 0, 0}};
@@ -155,6 +159,14 @@ static int parse_args(pt_args *a, int argc, char **argv) {
         case O_OUT: a->out = optarg; break;
         case O_VOCAB: a->vocab = optarg; break;
         case O_COLUMN: a->column = optarg; break;
+        case O_PRECISION:
+            if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16")) {
+                fprintf(stderr, "assay pretrain: --precision: expected fp32 or bf16, got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            a->bf16 = !strcmp(optarg, "bf16");
+            break;
         case O_VOCAB_SIZE: bad = parse_int("--vocab-size", optarg, 16, 1 << 20, &a->vocab_size); break;
         case O_LAYERS: bad = parse_int("--layers", optarg, 1, 1024, &a->layers); break;
         case O_HIDDEN: bad = parse_int("--hidden", optarg, 1, 1 << 16, &a->hidden); break;
@@ -420,12 +432,13 @@ static void epoch_order(int64_t *perm, int64_t n, uint64_t seed, int64_t e) {
 /* ---- resume records ------------------------------------------------------------------------ */
 
 static char *train_record(const pt_args *a, long total, long warm, const packed *p, int threads) {
-    json_t *j = json_pack("{s:I,s:f,s:I,s:I,s:i,s:i,s:f,s:f,s:i,s:I,s:I,s:i}", "seed",
+    json_t *j = json_pack("{s:I,s:f,s:I,s:I,s:i,s:i,s:f,s:f,s:i,s:I,s:I,s:i,s:s}", "seed",
                           (json_int_t)a->c.seed, "lr", a->lr, "warmup_steps", (json_int_t)warm,
                           "total_steps", (json_int_t)total, "batch_size", a->batch, "accum",
                           a->accum, "mask_prob", a->mask_prob, "weight_decay", a->weight_decay,
                           "seq_len", a->seq_len, "sequences", (json_int_t)p->nseq, "tokens",
-                          (json_int_t)p->ntok, "threads", threads);
+                          (json_int_t)p->ntok, "threads", threads, "precision",
+                          a->bf16 ? "bf16" : "fp32");
     char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(j);
     return s;
@@ -447,6 +460,11 @@ static int read_record(pt_args *a, const char *text, long *total, long *warm, in
                              path);
     else
         a->c.seed = (uint64_t)seed, *total = (long)tot, *warm = (long)wu, *nseq = ns, *ntok = nt;
+    /* records from before --precision existed are fp32 runs */
+    const char *prec = json_string_value(json_object_get(j, "precision"));
+    if (!rc && prec && strcmp(prec, "fp32") && strcmp(prec, "bf16"))
+        rc = assay_error_set(err, ASSAY_EFORMAT, "%s: unknown precision '%s'", path, prec);
+    if (!rc) a->bf16 = prec && !strcmp(prec, "bf16");
     json_decref(j);
     return rc;
 }
@@ -634,7 +652,9 @@ int cmd_pretrain(int argc, char **argv) {
     if (!record) FAIL("out of memory");
 
     const int B = a.batch, T = a.seq_len, N = B * T;
-    if (assay_bert_work_new(m, B, T, 1, &w, &err)) FAIL_ERR();
+    if (assay_bert_work_new(m, B, T, 1, &w, &err) ||
+        (a.bf16 && assay_bert_work_set_precision(w, ASSAY_NN_BF16, &err)))
+        FAIL_ERR();
     inp = malloc(sizeof *inp * N), lab = malloc(sizeof *lab * N);
     bids = malloc(sizeof *bids * N), bmask = malloc(sizeof *bmask * N);
     perm = malloc(sizeof *perm * (size_t)p.nseq);

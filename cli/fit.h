@@ -27,6 +27,7 @@ typedef struct fit_cli {
     const char *labels, *test_labels;
     const char *arch, *hidden, *epochs, *batch, *lr, *optimizer, *weight_decay, *dropout;
     const char *encoder;       /* --encoder DIR: bert's pretrained encoder */
+    const char *precision;     /* --precision fp32|bf16 (bert, mlp, cnn) */
     char nn_params[1024];      /* --params plus the network options, as key=value */
     /* business value (binary): the gain or cost of each decision, per-row amounts */
     const char *value, *value_column;

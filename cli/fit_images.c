@@ -23,7 +23,7 @@ int cli_fit_nn_params(fit_cli *a) {
     struct { const char *key, *val; } opts[] = {
         {"arch", a->arch}, {"epochs", a->epochs}, {"batch_size", a->batch}, {"lr", a->lr},
         {"optimizer", a->optimizer}, {"weight_decay", a->weight_decay}, {"dropout", a->dropout},
-        {"encoder", a->encoder}};
+        {"encoder", a->encoder}, {"precision", a->precision}};
     int any = a->hidden != NULL;
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) any |= opts[i].val != NULL;
     if (!any) return 0;
@@ -31,8 +31,8 @@ int cli_fit_nn_params(fit_cli *a) {
     int is_auto = !strcmp(model, "auto");
     if (!strcmp(model, "bert")) { /* the transformer takes the training options, not a shape */
         if (a->arch || a->hidden || a->optimizer || a->dropout) {
-            fprintf(stderr, "assay fit: --model bert takes --encoder, --epochs, --batch-size, --lr and "
-                            "--weight-decay; its shape is the encoder's (--arch, --hidden, --optimizer "
+            fprintf(stderr, "assay fit: --model bert takes --encoder, --epochs, --batch-size, --lr, "
+                            "--weight-decay and --precision; its shape is the encoder's (--arch, --hidden, --optimizer "
                             "and --dropout are for mlp or cnn)\n");
             return 1;
         }
@@ -41,8 +41,8 @@ int cli_fit_nn_params(fit_cli *a) {
         return 1;
     } else if (!(a->images && is_auto) && strcmp(model, "mlp") && strcmp(model, "cnn")) {
         fprintf(stderr, "assay fit: --arch, --hidden, --epochs, --batch-size, --lr, --optimizer, "
-                        "--weight-decay and --dropout are for --model mlp or cnn (--epochs, --batch-size, "
-                        "--lr and --weight-decay also for bert)\n");
+                        "--weight-decay, --dropout and --precision are for --model mlp or cnn (--epochs, "
+                        "--batch-size, --lr, --weight-decay and --precision also for bert)\n");
         return 1;
     }
     if (a->hidden && a->arch) {

@@ -5,7 +5,7 @@ set -euo pipefail
 
 # Build and run time.
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev jq perl
-      libopenblas-dev libpng-dev libjansson-dev libsqlite3-dev zlib1g-dev libutf8proc-dev libmicrohttpd-dev nettle-dev curl
+      libopenblas-dev libpng-dev libjansson-dev libsqlite3-dev zlib1g-dev libutf8proc-dev libmicrohttpd-dev nettle-dev libdnnl-dev curl
       dataset-fashion-mnist chromium)
 # Regenerating parity fixtures and running the benchmarks (not needed for the tests themselves).
 if [ "${ASSAY_SETUP_PEERS:-0}" = 1 ]; then

@@ -117,6 +117,10 @@ typedef struct assay_bert_work assay_bert_work;
 int assay_bert_work_new(const assay_bert *m, int B, int T, int grad, assay_bert_work **out,
                         assay_error *err);
 void assay_bert_work_free(assay_bert_work *w);
+/* The precision of the work's dense-layer products (ASSAY_NN_FP32 when made). bf16 is refused
+ * on a CPU without native bf16 (assay_nn_bf16_supported), naming what it has. */
+int assay_bert_work_set_precision(assay_bert_work *w, assay_nn_precision p, assay_error *err);
+assay_nn_precision assay_bert_work_precision(const assay_bert_work *w);
 
 typedef struct assay_bert_out {
     const float *hidden; /* (B,T,D) last hidden states */

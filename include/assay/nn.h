@@ -92,7 +92,9 @@ void assay_nn_sigmoid_backward(float *dinp, const float *dout, const float *inp,
 
 /* ---- dropout (inverted: kept values scaled by 1 / (1 - p)) -------------------------------- */
 
-/* mask (n): 0 or 1 / (1 - p), drawn from rng in index order; out = inp * mask. p in [0, 1). */
+/* mask (n): 0 or 1 / (1 - p); out = inp * mask. p in [0, 1). One value drawn from rng keys a
+ * counter-based stream (value i is a hash of the key and i), so the mask is the same for any
+ * thread count. */
 void assay_nn_dropout_forward(float *out, float *mask, const float *inp, int64_t n, float p,
                               assay_rng *rng);
 void assay_nn_dropout_backward(float *dinp, const float *dout, const float *mask, int64_t n);
@@ -150,6 +152,20 @@ double assay_nn_bce_logits(float *dlogits, const float *logits, const float *tar
 /* Mean squared error of pred (N) against target (N) (MSELoss). */
 double assay_nn_mse(float *dpred, const float *pred, const float *target, const float *weights,
                     int N);
+
+/* ---- precision of matrix products (gemm.c) ------------------------------------------------ */
+
+typedef enum assay_nn_precision {
+    ASSAY_NN_FP32 = 0, /* fp32 products (CBLAS) */
+    ASSAY_NN_BF16      /* products of bf16-rounded operands accumulated in fp32 (oneDNN) */
+} assay_nn_precision;
+
+/* 1 when this CPU multiplies bf16 natively (AVX512_BF16 or AMX, as oneDNN sees it). */
+int assay_nn_bf16_supported(void);
+/* oneDNN's name for the CPU's instruction set ("avx512_core_amx", "avx2", ...). */
+const char *assay_nn_cpu_isa(void);
+/* f rounded to bfloat16 (nearest even) and back: what a bf16 product sees of an operand. */
+float assay_nn_bf16_round(float f);
 
 /* ---- optimizers: one flat loop over n parameters ------------------------------------------ */
 

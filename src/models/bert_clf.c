@@ -20,8 +20,11 @@
  * examples shuffled per epoch by the seed. init=random keeps the encoder's architecture and
  * vocabulary but starts from fresh weights (a baseline "from scratch").
  *
+ * precision=bf16 multiplies the dense layers in bf16 with fp32 accumulation (gemm.c); the
+ * weights, the optimizer and everything else stay fp32, so the file is the same either way.
+ *
  * Not here: regression, sample weights, tabular columns beside the text (they are left out by
- * the model for this estimator), bf16. */
+ * the model for this estimator). */
 #include <math.h>
 
 #include "assay/bert.h"
@@ -34,6 +37,7 @@ typedef struct bert_clf {
     char *encoder;             /* the checkpoint directory (fit only) */
     int init_random;
     int mean_pool;             /* pooling=mean: the head reads the mean-pooled embedding */
+    int bf16;                  /* precision=bf16: dense-layer products in bf16 (gemm.c) */
     long epochs, batch, max_len;
     double lr, warmup, weight_decay;
     int32_t cls, sep;          /* special ids of the vocabulary */
@@ -46,9 +50,10 @@ typedef struct bert_clf {
 } bert_clf;
 
 static const char *const known[] = {"encoder", "init", "epochs", "batch_size", "lr", "max_len",
-                                    "warmup", "weight_decay", "pooling", NULL};
+                                    "warmup", "weight_decay", "pooling", "precision", NULL};
 static const char *const inits[] = {"pretrained", "random", NULL};
 static const char *const poolings[] = {"cls", "mean", NULL};
+static const char *const precisions[] = {"fp32", "bf16", NULL};
 
 static void bert_free(assay_estimator *e) {
     if (!e) return;
@@ -74,6 +79,7 @@ static int bert_create(const assay_params *p, assay_task task, int nclasses, int
     if ((enc && !(b->encoder = assay_strdup(enc))) ||
         (rc = assay_params_choice(p, "init", inits, 0, &b->init_random, err)) ||
         (rc = assay_params_choice(p, "pooling", poolings, 1, &b->mean_pool, err)) ||
+        (rc = assay_params_choice(p, "precision", precisions, 0, &b->bf16, err)) ||
         (rc = assay_params_int(p, "epochs", 3, 1, 1000, &b->epochs, err)) ||
         (rc = assay_params_int(p, "batch_size", 16, 1, 4096, &b->batch, err)) ||
         (rc = assay_params_int(p, "max_len", 128, 3, 65536, &b->max_len, err)) ||
@@ -206,13 +212,16 @@ static int batch_fill(const bert_clf *b, const assay_csr *X, const int64_t *rows
     return ASSAY_OK;
 }
 
-/* A work for (B, T), reused while the shape stays. */
-static int work_for(const assay_bert *m, int B, int T, int grad, assay_bert_work **w, int *wB,
+/* A work for (B, T), reused while the shape stays. A model fitted in bf16 predicts in bf16
+ * where the CPU has it and in fp32 elsewhere (its weights are fp32 either way). */
+static int work_for(const bert_clf *b, int B, int T, int grad, assay_bert_work **w, int *wB,
                     int *wT, assay_error *err) {
     if (*w && *wB == B && *wT == T) return ASSAY_OK;
     assay_bert_work_free(*w);
     *w = NULL;
-    int rc = assay_bert_work_new(m, B, T, grad, w, err);
+    const int bf16 = b->bf16 && assay_nn_bf16_supported();
+    int rc = assay_bert_work_new(b->m, B, T, grad, w, err);
+    if (!rc && bf16) rc = assay_bert_work_set_precision(*w, ASSAY_NN_BF16, err);
     *wB = rc ? 0 : B, *wT = rc ? 0 : T;
     return rc;
 }
@@ -299,6 +308,9 @@ static int bert_fit(assay_estimator *e, const assay_design *d, assay_error *err)
     if (!d->X.csr) return assay_error_set(err, ASSAY_EINVAL, "bert: needs the token design of text columns");
     if (d->w) return assay_error_set(err, ASSAY_ENOTSUP, "bert: sample weights are not supported");
     if (!b->encoder) return assay_error_set(err, ASSAY_EINVAL, "bert: no encoder directory");
+    if (b->bf16 && !assay_nn_bf16_supported())
+        return assay_error_set(err, ASSAY_EINVAL, "bert: precision=bf16 needs a CPU with AVX512_BF16 "
+                               "or AMX; this one has %s (use fp32)", assay_nn_cpu_isa());
     int rc = load_encoder(b, d->seed, err);
     if (rc) return rc;
     const int64_t N = d->X.n;
@@ -340,7 +352,7 @@ static int bert_fit(assay_estimator *e, const assay_design *d, assay_error *err)
             const int nb = (int)ASSAY_MIN((int64_t)B, N - lo);
             double loss = 0;
             if ((rc = batch_fill(b, d->X.csr, perm + lo, nb, d->y, &bt, err)) ||
-                (rc = work_for(b->m, nb, bt.T, 1, &w, &wB, &wT, err)) ||
+                (rc = work_for(b, nb, bt.T, 1, &w, &wB, &wT, err)) ||
                 (rc = assay_bert_zero_grad(b->m, err)) ||
                 (rc = assay_bert_forward(b->m, w, bt.ids, bt.types, bt.mask, 1, &drop, NULL, err)) ||
                 (rc = b->mean_pool ? mean_head_backward(b->m, w, nb, bt.labels, hs, hs + (size_t)B * K,
@@ -396,7 +408,7 @@ static int bert_predict(const assay_estimator *e, const assay_matrix *X, double 
         for (int i = 0; i < nb; i++) rows[i] = lo + i;
         assay_bert_out o;
         if ((rc = batch_fill(b, X->csr, rows, nb, NULL, &bt, err)) ||
-            (rc = work_for(b->m, nb, bt.T, 0, &w, &wB, &wT, err)) ||
+            (rc = work_for(b, nb, bt.T, 0, &w, &wB, &wT, err)) ||
             (rc = assay_bert_forward(b->m, w, bt.ids, bt.types, bt.mask, 0, NULL, &o, err)))
             break;
         const float *z = o.logits;
@@ -502,9 +514,9 @@ static json_t *bert_training(const assay_estimator *e) {
     json_t *loss = loss_json(b);
     int64_t np = 0;
     assay_bert_params(b->m, &np);
-    return json_pack("{s:i,s:f,s:f,s:I,s:o}", "epochs", b->epochs_run, "seconds", b->seconds,
+    return json_pack("{s:i,s:f,s:f,s:I,s:s,s:o}", "epochs", b->epochs_run, "seconds", b->seconds,
                      "tokens_per_second", b->tokens_per_second, "parameters", (json_int_t)np,
-                     "train_loss", loss);
+                     "precision", precisions[b->bf16], "train_loss", loss);
 }
 
 const assay_estimator_vt assay__bert_vt = {

@@ -22,6 +22,7 @@ typedef struct mlp {
     double lr, momentum, weight_decay, dropout, min_lr, clip, smoothing, val_fraction, flip;
     long shift;
     int optimizer, schedule, activation, resume;
+    int bf16;                  /* precision=bf16: products in bf16 where the CPU has it */
     char *checkpoint;
     double y_mean, y_scale;    /* regression: target standardization */
     assay__net net;
@@ -35,11 +36,12 @@ typedef struct mlp {
 static const char *const known[] = {
     "arch", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "dropout",
     "activation", "schedule", "warmup", "min_lr", "clip", "early_stopping", "validation_fraction",
-    "label_smoothing", "input", "flip", "shift", "checkpoint", "resume", NULL};
+    "label_smoothing", "input", "flip", "shift", "checkpoint", "resume", "precision", NULL};
 static const char *const optimizers[] = {"sgd", "momentum", "nesterov", "adam", "adamw", NULL};
 static const char *const schedules[] = {"constant", "step", "cosine", "linear", NULL};
 static const char *const activations[] = {"relu", "gelu", "tanh", "sigmoid", NULL};
 static const char *const bools[] = {"false", "true", "0", "1", NULL};
+static const char *const precisions[] = {"fp32", "bf16", NULL};
 
 static void mlp_free(assay_estimator *e) {
     if (!e) return;
@@ -111,7 +113,8 @@ static int create(const assay_params *p, assay_task task, int nclasses, int64_t 
         (rc = assay_params_double(p, "label_smoothing", 0, 0, 0.99, &m->smoothing, err)) ||
         (rc = assay_params_double(p, "flip", 0, 0, 1, &m->flip, err)) ||
         (rc = assay_params_int(p, "shift", 0, 0, 64, &m->shift, err)) ||
-        (rc = assay_params_choice(p, "resume", bools, 0, &resume, err)))
+        (rc = assay_params_choice(p, "resume", bools, 0, &resume, err)) ||
+        (rc = assay_params_choice(p, "precision", precisions, 0, &m->bf16, err)))
         goto fail;
     m->resume = resume % 2;
     if (input) {
@@ -135,6 +138,7 @@ static int create(const assay_params *p, assay_task task, int nclasses, int64_t 
                                task == ASSAY_TASK_REGRESSION ? 1 : nclasses, (nn_act)m->activation,
                                (float)m->dropout, err)))
         goto fail;
+    m->net.prec = m->bf16 && assay_nn_bf16_supported() ? ASSAY_NN_BF16 : ASSAY_NN_FP32;
     m->base.vt = cnn ? &assay__cnn_vt : &assay__mlp_vt;
     *out = &m->base;
     return ASSAY_OK;
@@ -188,6 +192,9 @@ static int mlp_fit(assay_estimator *e, const assay_design *dsg, assay_error *err
         return assay_error_set(err, ASSAY_EINVAL, "%s: design has %lld columns, expected %lld", name,
                                (long long)dsg->X.d, (long long)e->nfeatures);
     if (n_all < 2) return assay_error_set(err, ASSAY_EINVAL, "%s: need at least 2 examples", name);
+    if (m->bf16 && !assay_nn_bf16_supported())
+        return assay_error_set(err, ASSAY_EINVAL, "%s: precision=bf16 needs a CPU with AVX512_BF16 "
+                               "or AMX; this one has %s (use fp32)", name, assay_nn_cpu_isa());
     for (int64_t i = 0; i < n_all; i++)
         if (!isfinite(dsg->y[i]))
             return assay_error_set(err, ASSAY_EINVAL, "%s: row %lld: the target is not a finite number",
@@ -395,6 +402,8 @@ static int mlp_load(assay_estimator *e, const assay_mfile *f, const char *prefix
         return assay_error_set(err, ASSAY_EFORMAT, "nn: bad target scale in the model");
     m->y_mean = json_number_value(ym);
     m->y_scale = json_number_value(ys);
+    /* fitted in bf16: predicts in bf16 where the CPU has it, in fp32 elsewhere */
+    m->net.prec = m->bf16 && assay_nn_bf16_supported() ? ASSAY_NN_BF16 : ASSAY_NN_FP32;
     m->built = 1;
     return ASSAY_OK;
 }
@@ -405,14 +414,15 @@ static json_t *mlp_training(const assay_estimator *e) {
     /* a training step costs about 3 forward passes (forward, and two products per layer
      * backward), 2 flops per multiply-add */
     double flops = 6.0 * assay__net_flops(&m->net);
-    return json_pack("{s:i,s:i,s:f,s:f,s:f,s:f,s:I,s:o,s:o,s:o,s:s}", "epochs", m->epochs_run, "best_epoch",
+    return json_pack("{s:i,s:i,s:f,s:f,s:f,s:f,s:I,s:o,s:o,s:o,s:s,s:s}", "epochs", m->epochs_run, "best_epoch",
                      m->best_epoch + 1, "seconds", m->seconds, "examples_per_second",
                      m->examples_per_second, "flops_per_example", flops, "gflops",
                      flops * m->examples_per_second / 1e9, "parameters", (json_int_t)m->net.nparams, "train_loss",
                      series(m->train_loss, m->epochs_run), "val_loss",
                      series(m->val_loss, m->epochs_run), "val_metric",
                      series(m->val_metric, m->epochs_run), "val_metric_name",
-                     e->task == ASSAY_TASK_REGRESSION ? "rmse" : "accuracy");
+                     e->task == ASSAY_TASK_REGRESSION ? "rmse" : "accuracy", "precision",
+                     precisions[m->bf16]);
 }
 
 #define NN_TASKS ((1u << ASSAY_TASK_BINARY) | (1u << ASSAY_TASK_MULTICLASS) | (1u << ASSAY_TASK_REGRESSION))

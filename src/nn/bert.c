@@ -18,7 +18,8 @@
  * order, so results do not depend on the thread count.
  *
  * Not here: tokenization (prep/wordpiece.c), files (bert_io.c), pretraining heads (masked LM, next sentence),
- * gradient checkpointing, mixed precision, key/value caches. */
+ * gradient checkpointing, key/value caches, bf16 attention (with --precision bf16 only the dense
+ * layers' products are bf16: the per-head attention products are too small to gain). */
 #include <cblas.h>
 #include <float.h>
 #include <limits.h>
@@ -243,6 +244,7 @@ typedef struct layer_act {
 
 struct assay_bert_work {
     int B, T, grad, nthr, K, trained; /* trained: the last forward ran with dropout */
+    assay_nn_precision prec;     /* of the dense layers' products */
     float *mem;
     int32_t *ids, *tt, *pos;     /* (N) each */
     float *maskadd, *maskf;      /* (B,T): 0 or -FLT_MAX; 1 or 0 */
@@ -397,11 +399,10 @@ static void att_probs(float *s, const float *qkv, const float *maskadd, int b, i
             r[j] += ma[j];
             mx = r[j] > mx ? r[j] : mx;
         }
+        for (int j = 0; j < T; j++) r[j] -= mx;
+        assay__nn_expf(r, r, T);
         double sum = 0;
-        for (int j = 0; j < T; j++) {
-            r[j] = expf(r[j] - mx);
-            sum += r[j];
-        }
+        for (int j = 0; j < T; j++) sum += r[j];
         const float inv = (float)(1.0 / sum);
         for (int j = 0; j < T; j++) r[j] *= inv;
     }
@@ -526,7 +527,7 @@ int assay_bert_forward(const assay_bert *m, assay_bert_work *w, const int32_t *i
     const float *P = m->params;
     const int drop_h = training && c->hidden_dropout_prob > 0;
     w->trained = training;
-    const int blas = assay__nn_blas_begin();
+    const int blas = assay__nn_blas_begin(), prec = assay__nn_precision_begin(w->prec);
 
     /* embeddings: (word + token type) + position, as BertEmbeddings sums them */
 #pragma omp parallel for schedule(static) if ((int64_t)N * D >= 65536)
@@ -589,6 +590,7 @@ int assay_bert_forward(const assay_bert *m, assay_bert_work *w, const int32_t *i
             memcpy(w->pd, w->pooled, (size_t)B * D * sizeof(float));
         assay_nn_linear_forward(w->logits, w->pd, P + m->cls_w, P + m->cls_b, B, D, K);
     }
+    assay__nn_precision_end(prec);
     assay__nn_blas_end(blas);
     if (out) assay_bert_work_out(w, out);
     return ASSAY_OK;
@@ -620,7 +622,7 @@ int assay_bert_backward(assay_bert *m, assay_bert_work *w, const float *dhidden,
     const float *P = m->params;
     float *G = m->grads;
     const int drop_h = w->trained && c->hidden_dropout_prob > 0;
-    const int blas = assay__nn_blas_begin();
+    const int blas = assay__nn_blas_begin(), prec = assay__nn_precision_begin(w->prec);
 
     /* heads down to dh = dL/dhidden */
     float *dh = w->dh, *dx = w->dx;
@@ -696,9 +698,21 @@ int assay_bert_backward(assay_bert *m, assay_bert_work *w, const float *dhidden,
     assay_nn_embedding_backward(G + m->word, w->demb, w->ids, N, c->vocab_size, D);
     assay_nn_embedding_backward(G + m->type, w->demb, w->tt, N, c->type_vocab_size, D);
     assay_nn_embedding_backward(G + m->pos, w->demb, w->pos, N, c->max_position_embeddings, D);
+    assay__nn_precision_end(prec);
     assay__nn_blas_end(blas);
     return ASSAY_OK;
 }
+
+int assay_bert_work_set_precision(assay_bert_work *w, assay_nn_precision p, assay_error *err) {
+    if (p == ASSAY_NN_BF16 && !assay_nn_bf16_supported())
+        return assay_error_set(err, ASSAY_EINVAL,
+                               "bert: bf16 needs a CPU with AVX512_BF16 or AMX; this one has %s "
+                               "(use fp32)", assay_nn_cpu_isa());
+    w->prec = p;
+    return ASSAY_OK;
+}
+
+assay_nn_precision assay_bert_work_precision(const assay_bert_work *w) { return w->prec; }
 
 const float *assay_bert_work_dembed(const assay_bert_work *w) { return w->demb; }
 

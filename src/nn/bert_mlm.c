@@ -223,7 +223,8 @@ int assay_bert_mlm_loss(assay_bert *bert, assay_bert_mlm *h, assay_bert_work *w,
     float *BP = assay_bert_params(bert, NULL);
     word = BP + we->offset;
     const int64_t MD = (int64_t)M * D;
-    const int blas = assay__nn_blas_begin();
+    const int blas = assay__nn_blas_begin(),
+              prec = assay__nn_precision_begin(assay_bert_work_precision(w));
     for (int k = 0; k < M; k++)
         memcpy(h->x + (int64_t)k * D, o.hidden + (int64_t)h->rows[k] * D, (size_t)D * sizeof(float));
     /* transform: dense -> GELU -> LayerNorm; decoder: y @ word^T + bias */
@@ -236,15 +237,18 @@ int assay_bert_mlm_loss(assay_bert *bert, assay_bert_mlm *h, assay_bert_work *w,
     const double l = assay_nn_softmax_xent(h->dlog, h->logits, h->lab, NULL, M, V, 0.0f);
     if (loss) *loss = l;
     if (!backward) {
+        assay__nn_precision_end(prec);
         assay__nn_blas_end(blas);
         return ASSAY_OK;
     }
     if (!isfinite(l)) {
+        assay__nn_precision_end(prec);
         assay__nn_blas_end(blas);
         return ASSAY_OK; /* the caller sees the loss; gradients would be garbage */
     }
     float *G = h->grads, *BG = assay_bert_grads(bert, NULL);
     if (!BG) {
+        assay__nn_precision_end(prec);
         assay__nn_blas_end(blas);
         return assay_error_set(err, ASSAY_EINVAL, "bert mlm: gradients not zeroed");
     }
@@ -262,6 +266,7 @@ int assay_bert_mlm_loss(assay_bert *bert, assay_bert_mlm *h, assay_bert_work *w,
     memset(h->dx, 0, (size_t)MD * sizeof(float));
     assay_nn_linear_backward(h->dx, G + h->t[H_DENSE_W].offset, G + h->t[H_DENSE_B].offset,
                              h->dt1, h->x, P + h->t[H_DENSE_W].offset, M, D, D);
+    assay__nn_precision_end(prec);
     assay__nn_blas_end(blas);
     if (n > h->ncap) {
         assay_free(h->dhidden);

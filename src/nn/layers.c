@@ -3,11 +3,10 @@
  * dropout and softmax. Conventions are nn.h's: float32, row-major, NCHW, backward passes ADD
  * into the gradients they produce and skip NULL ones.
  *
- * Matrix products go through CBLAS (OpenBLAS), split over OpenMP threads when OpenBLAS runs
- * single-threaded (see gemm below). The loops around them (im2col, col2im, reorders, element-wise work) are OpenMP loops in which
- * each output element belongs to one iteration and each reduction (bias gradients, softmax
- * sums) runs in a fixed order inside one iteration, so results are bit-identical for any
- * OpenMP thread count.
+ * Matrix products go through gemm.c (CBLAS in fp32, oneDNN in bf16). The loops around them
+ * (im2col, col2im, reorders, element-wise work) are OpenMP loops in which each output element
+ * belongs to one iteration and each reduction (bias gradients, softmax sums) runs in a fixed
+ * order inside one iteration, so results are bit-identical for any OpenMP thread count.
  *
  * Deliberately not here: allocation (scratch comes from the caller), validation of untrusted
  * input (kernels trust their callers; programmer errors are ASSAY_ASSERTs), dilation, groups
@@ -24,65 +23,38 @@
 
 #include "../internal.h"
 #include "assay/nn.h"
+#include "net.h"
 
 /* Below this many elements an OpenMP region costs more than it saves. */
 #define PAR_MIN 16384
 
 /* ---- matrix products -------------------------------------------------------------------- */
 
-/* Row-major C (M,N) = alpha op(A) (M,K) op(B) (K,N) + beta C, through CBLAS.
- *
- * Two thread pools on the same cores (libgomp's and a pthreads OpenBLAS's) spin against each
- * other between calls: measured, an MLP epoch ran 7 GFLOP/s with 86% of the time in libgomp's
- * wait loop. So the network code sets OpenBLAS to one thread while it trains or predicts, and
- * then this wrapper splits the product itself: the larger of M and N in blocks, one
- * single-threaded sgemm per block, the blocks shared among the OpenMP threads. The blocks
- * depend on the shape only, never on the thread count: OpenBLAS picks its kernel by the shape
- * of each call (its AVX-512 build has separate small-matrix kernels that sum in another order),
- * so equal blocks are what make the bits independent of the thread count (measured on a Zen 5:
- * blocks of len / T gave 1- and 2-thread weights that differed). With a multi-threaded OpenBLAS
- * (kernels called on their own) it is one plain call. */
+/* Row-major C (M,N) = alpha op(A) (M,K) op(B) (K,N) + beta C, in the thread's precision
+ * (gemm.c). */
 static void gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K,
                  float alpha, const float *A, int lda, const float *B, int ldb, float beta,
                  float *C, int ldc) {
-    if (openblas_get_num_threads() > 1 || (double)M * N * K < 262144.0 || omp_in_parallel()) {
-        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    const int by_rows = M >= N, len = by_rows ? M : N;
-    /* 2 blocks, or one per 512 for wider products (a multiple of 16): on 2 cores this is the
-     * split of len / threads that ran before, at its speed (measured: blocks of 64 or 128 made a
-     * Fashion-MNIST MLP epoch 5% slower, more packing of the shared operand) */
-    int parts = ASSAY_MAX(2, (len + 511) / 512);
-    int blk = (len + parts - 1) / parts;
-    blk = (blk + 15) / 16 * 16;
-    const int nblk = (len + blk - 1) / blk, T = omp_get_max_threads();
-#pragma omp parallel for schedule(static) num_threads(nblk < T ? nblk : T) if (T > 1 && nblk > 1)
-    for (int b = 0; b < nblk; b++) {
-        const int a0 = b * blk, n = ASSAY_MIN(blk, len - a0);
-        if (by_rows) {
-            const float *Ab = ta == CblasNoTrans ? A + (size_t)a0 * lda : A + a0;
-            cblas_sgemm(CblasRowMajor, ta, tb, n, N, K, alpha, Ab, lda, B, ldb, beta,
-                        C + (size_t)a0 * ldc, ldc);
-        } else {
-            const float *Bb = tb == CblasNoTrans ? B + a0 : B + (size_t)a0 * ldb;
-            cblas_sgemm(CblasRowMajor, ta, tb, M, n, K, alpha, A, lda, Bb, ldb, beta, C + a0, ldc);
-        }
-    }
+    assay__nn_gemm(ta == CblasTrans, tb == CblasTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                   ldc);
 }
 
 /* ---- dense ------------------------------------------------------------------------------- */
 
-/* The dense kernels run no OpenMP loops of their own: the bias work is O(N * OC), 1 / C of the
- * sgemm's, and an OpenMP region right before or after a threaded OpenBLAS call makes the two
- * thread pools' spinning workers fight for the cores (measured: linear forward 3x slower with
- * a parallel bias fill under libgomp's default wait policy and pthreads OpenBLAS). */
+/* The dense kernels run OpenMP loops of their own only while OpenBLAS is single-threaded (as
+ * the network code sets it): an OpenMP region right before or after a threaded OpenBLAS call
+ * makes the two thread pools' spinning workers fight for the cores (measured: linear forward
+ * 3x slower with a parallel bias fill under libgomp's default wait policy and pthreads
+ * OpenBLAS). */
 
 /* dst (OC) += column sums of src (N,OC): blocks of columns, each summed in row order in double
- * (cache-friendly, and independent of any thread count). */
+ * (cache-friendly, and independent of any thread count); the blocks in parallel when there is
+ * enough work (measured: serial, this was 3.5% of a BERT fine-tuning step). */
 #define COLSUM_BLOCK 64
 static void colsum_add(float *dst, const float *src, int N, int OC) {
     const int nblk = (OC + COLSUM_BLOCK - 1) / COLSUM_BLOCK;
+#pragma omp parallel for schedule(static) \
+    if (nblk > 1 && (int64_t)N * OC >= 4 * PAR_MIN && openblas_get_num_threads() == 1)
     for (int blk = 0; blk < nblk; blk++) {
         const int o0 = blk * COLSUM_BLOCK, o1 = ASSAY_MIN(o0 + COLSUM_BLOCK, OC);
         double acc[COLSUM_BLOCK] = {0};
@@ -440,12 +412,62 @@ void assay_nn_relu_backward(float *dinp, const float *dout, const float *inp, co
 #define GELU_SQRT1_2 0.70710678118654752440f /* 1 / sqrt(2) */
 #define GELU_INV_SQRT_2PI 0.39894228040143267794f /* 1 / sqrt(2 pi) */
 
+/* erff and expf over blocks of GELU_BLOCK values. glibc's vector math library (libmvec, whose
+ * 8-lane AVX2 erff and expf are within 4 ulp of libm's) where the CPU has AVX2, libm's scalar
+ * functions elsewhere. Measured: scalar erff / expf were 12% of a BERT fine-tuning step. Every
+ * value goes through the same function whatever its position (a partial last group of 8 is
+ * padded), and the blocks are fixed by the index, so results do not depend on the thread
+ * count. */
+#define GELU_BLOCK 256
+typedef float v8sf __attribute__((vector_size(32)));
+v8sf _ZGVdN8v_erff(v8sf x); /* libmvec: the AVX2 variants */
+v8sf _ZGVdN8v_expf(v8sf x);
+
+static int have_avx2(void) {
+    static int v = -1; /* benign race: every thread computes the same answer */
+    if (v < 0) v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return v;
+}
+
+typedef float v8sf_u __attribute__((vector_size(32), aligned(4))); /* unaligned loads */
+
+__attribute__((target("avx2,fma"))) static void vec8(float *y, const float *x, int n, int erf) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const v8sf v = *(const v8sf_u *)(x + i);
+        *(v8sf_u *)(y + i) = erf ? _ZGVdN8v_erff(v) : _ZGVdN8v_expf(v);
+    }
+    if (i < n) { /* the last group padded with zeros */
+        v8sf v = {0};
+        memcpy(&v, x + i, (size_t)(n - i) * sizeof *x);
+        const v8sf r = erf ? _ZGVdN8v_erff(v) : _ZGVdN8v_expf(v);
+        memcpy(y + i, &r, (size_t)(n - i) * sizeof *y);
+    }
+}
+
+/* y (n <= GELU_BLOCK) = erff(x) (erf = 1) or expf(x) (erf = 0) */
+static void math_block(float *y, const float *x, int n, int erf) {
+    if (have_avx2()) vec8(y, x, n, erf);
+    else if (erf) for (int i = 0; i < n; i++) y[i] = erff(x[i]);
+    else for (int i = 0; i < n; i++) y[i] = expf(x[i]);
+}
+
+void assay__nn_expf(float *y, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i += GELU_BLOCK)
+        math_block(y + i, x + i, (int)ASSAY_MIN((int64_t)GELU_BLOCK, n - i), 0);
+}
+
 /* x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), PyTorch's exact formula (Hendrycks & Gimpel 2016). */
 void assay_nn_gelu_forward(float *out, const float *inp, int64_t n) {
+    const int64_t nb = (n + GELU_BLOCK - 1) / GELU_BLOCK;
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN / 8)
-    for (int64_t i = 0; i < n; i++) {
-        const float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + erff(x * GELU_SQRT1_2));
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t i0 = b * GELU_BLOCK;
+        const int m = (int)ASSAY_MIN((int64_t)GELU_BLOCK, n - i0);
+        float t[GELU_BLOCK];
+        for (int i = 0; i < m; i++) t[i] = inp[i0 + i] * GELU_SQRT1_2;
+        math_block(t, t, m, 1);
+        for (int i = 0; i < m; i++) out[i0 + i] = 0.5f * inp[i0 + i] * (1.0f + t[i]);
     }
 }
 
@@ -454,12 +476,23 @@ void assay_nn_gelu_forward(float *out, const float *inp, int64_t n) {
 void assay_nn_gelu_backward(float *dinp, const float *dout, const float *inp, const float *out,
                             int64_t n) {
     if (!dinp) return;
+    const int64_t nb = (n + GELU_BLOCK - 1) / GELU_BLOCK;
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN / 8)
-    for (int64_t i = 0; i < n; i++) {
-        const float x = inp[i];
-        const float cdf = 0.5f * (1.0f + erff(x * GELU_SQRT1_2));
-        const float pdf = expf(-0.5f * x * x) * GELU_INV_SQRT_2PI;
-        dinp[i] += dout[i] * (cdf + x * pdf);
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t i0 = b * GELU_BLOCK;
+        const int m = (int)ASSAY_MIN((int64_t)GELU_BLOCK, n - i0);
+        float e[GELU_BLOCK], g[GELU_BLOCK];
+        for (int i = 0; i < m; i++) {
+            const float x = inp[i0 + i];
+            e[i] = x * GELU_SQRT1_2;
+            g[i] = -0.5f * x * x;
+        }
+        math_block(e, e, m, 1);
+        math_block(g, g, m, 0);
+        for (int i = 0; i < m; i++) {
+            const float x = inp[i0 + i];
+            dinp[i0 + i] += dout[i0 + i] * (0.5f * (1.0f + e[i]) + x * g[i] * GELU_INV_SQRT_2PI);
+        }
     }
 }
 
@@ -508,9 +541,20 @@ void assay_nn_dropout_forward(float *out, float *mask, const float *inp, int64_t
         for (int64_t i = 0; i < n; i++) mask[i] = 1.0f, out[i] = inp[i];
         return;
     }
+    /* one draw from rng keys the call; value i is dropped when the top 32 bits of
+     * splitmix64(key + i * golden) fall below p * 2^32. A counter-based stream: every value is
+     * its own function of (key, i), so the loop runs in parallel and the mask does not depend
+     * on the thread count. (Measured: the serial draw was 5% of a BERT fine-tuning step.) */
+    const uint64_t key = assay_rng_next(rng);
+    const uint64_t cut = (uint64_t)((double)p * 4294967296.0);
     const float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
-        mask[i] = assay_rng_uniform(rng) < (double)p ? 0.0f : scale;
+        uint64_t z = key + (uint64_t)i * 0x9e3779b97f4a7c15ULL;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+        mask[i] = (z >> 32) < cut ? 0.0f : scale;
         out[i] = inp[i] * mask[i];
     }
 }

@@ -57,6 +57,8 @@ typedef struct assay__net {
     char *arch;                /* the architecture string it was built from */
     nn_act act;
     float dropout;
+    assay_nn_precision prec;   /* of the matrix products in training and prediction (gemm.c);
+                                  not saved: the estimator sets it */
 } assay__net;
 
 /* A forward/backward arena for batches of up to B examples. */
@@ -106,6 +108,20 @@ int assay__net_load(assay__net *n, const assay_mfile *f, const char *prefix, con
  * OpenMP threads themselves); returns the previous count for assay__nn_blas_end. */
 int assay__nn_blas_begin(void);
 void assay__nn_blas_end(int prev);
+
+/* Row-major C (M,N) = alpha op(A) (M,K) op(B) (K,N) + beta C (ta, tb: 1 = transposed), in the
+ * calling thread's precision: fp32, or bf16 between assay__nn_precision_begin(ASSAY_NN_BF16)
+ * and _end on a CPU that has it. In bf16, products under 262,144 multiply-adds and calls from
+ * inside an OpenMP region stay fp32 (oneDNN's call overhead would exceed their work). */
+void assay__nn_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc);
+/* y (n) = expf(x) through glibc's vector math library where the CPU has AVX2 (within 4 ulp of
+ * libm's expf), libm elsewhere; the same result for a value wherever it sits in x. y may be x. */
+void assay__nn_expf(float *y, const float *x, int64_t n);
+/* Sets this thread's precision (bf16 only where supported); returns the previous setting for
+ * assay__nn_precision_end. */
+int assay__nn_precision_begin(assay_nn_precision p);
+void assay__nn_precision_end(int prev);
 
 /* ---- training ---------------------------------------------------------------------------- */
 

@@ -1,5 +1,6 @@
 # Sources of the nn module: kernels (layers, losses), optimizers, schedules, initializers.
 set(ASSAY_NN_SOURCES
+  src/nn/gemm.c
   src/nn/layers.c
   src/nn/norm.c
   src/nn/loss.c

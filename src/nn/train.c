@@ -29,7 +29,7 @@ int assay__nn_predict(const assay__net *n, const nn_data *d, float *out, assay_e
     nn_work wk;
     int rc = nn_work_init(&wk, n, B, err);
     if (rc) return rc;
-    int blas = assay__nn_blas_begin();
+    int blas = assay__nn_blas_begin(), prec = assay__nn_precision_begin(n->prec);
     int64_t idx[PREDICT_BATCH];
     for (int64_t s = 0; s < d->n; s += B) {
         int m = d->n - s < B ? (int)(d->n - s) : B;
@@ -38,6 +38,7 @@ int assay__nn_predict(const assay__net *n, const nn_data *d, float *out, assay_e
         const float *o = assay__net_infer(n, &wk, m);
         memcpy(out + s * n->nout, o, (size_t)m * n->nout * sizeof *out);
     }
+    assay__nn_precision_end(prec);
     assay__nn_blas_end(blas);
     nn_work_deinit(&wk);
     return ASSAY_OK;
@@ -244,7 +245,7 @@ int assay__nn_train(assay__net *n, const nn_data *tr, const nn_data *va, const n
     const int B = tr->n < o->batch ? (int)tr->n : o->batch, K = n->nout;
     const int64_t steps = (tr->n + B - 1) / B, N = tr->n;
     const int adam = o->opt.kind == ASSAY_NN_ADAM || o->opt.kind == ASSAY_NN_ADAMW;
-    int rc = ASSAY_ENOMEM, blas = 1;
+    int rc = ASSAY_ENOMEM, blas = 1, prec = -1; /* prec: the precision before, once set */
     nn_work wk = {0};
     float *g = assay_calloc((size_t)n->nparams, sizeof *g);
     float *m = assay_calloc((size_t)n->nparams, sizeof *m);
@@ -263,6 +264,7 @@ int assay__nn_train(assay__net *n, const nn_data *tr, const nn_data *va, const n
         goto nomem;
     if ((rc = nn_work_init(&wk, n, B, err))) goto fail;
     blas = assay__nn_blas_begin();
+    prec = assay__nn_precision_begin(n->prec);
 
     train_state st = {.best_epoch = -1, .best_val = INFINITY};
     assay_rng_seed(&st.shuffle, o->seed);
@@ -379,6 +381,7 @@ nomem:
 fail:
     nn_history_deinit(h);
 done:
+    if (prec >= 0) assay__nn_precision_end(prec);
     assay__nn_blas_end(blas);
     nn_work_deinit(&wk);
     assay_free(g);

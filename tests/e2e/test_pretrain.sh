@@ -157,4 +157,33 @@ expect_error "bert on a table without text" "model 'bert' reads text columns and
   "$ASSAY" fit "$SRC/examples/credit_data.csv" --target Status --model bert --encoder run --db none
 expect_error "bert: max_len past the encoder's positions" "max_len 600 is longer than the encoder's 512 positions" \
   "$ASSAY" fit syn.csv --target label --model bert --encoder run --params max_len=600 --cv 0 --db none
+# --precision bf16: dense-layer products on bf16 operands (oneDNN) where the CPU has AVX512_BF16
+# or AMX (read here from /proc/cpuinfo, independently of oneDNN's own detection)
+if grep -qE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
+  "$ASSAY" fit syn.csv --test syn_test.csv "${BERT[@]}" --precision bf16 --out synb.assay --predictions fitpredb.csv --json > synb.json
+  check "bf16 fine-tuning: exits 0 and reports precision bf16" test "$(jq -r .training.precision synb.json)" = bf16
+  check "bf16 fine-tuning: test accuracy at least 0.95 ($(jqv .metrics.test.accuracy synb.json))" gt "$(jqv .metrics.test.accuracy synb.json)" 0.949
+  check "bf16 fine-tuning: a model other than fp32's (the products were rounded)" test "$(cmp -s syn.assay synb.assay; echo $?)" = 1
+  "$ASSAY" fit syn.csv --test syn_test.csv "${BERT[@]}" --precision bf16 --out synb2.assay > /dev/null
+  check "bf16 fine-tuning: the same seed and threads give the same model file" cmp -s synb.assay synb2.assay
+  "$ASSAY" predict synb.assay syn_test.csv --proba --out predb.csv --db none
+  check "bf16: the saved model predicts what fit predicted" \
+    test "$(cut -d, -f1,2 fitpredb.csv | md5sum)" = "$(cut -d, -f1,2 predb.csv | md5sum)"
+  "$ASSAY" pretrain "${CORPUS[@]}" --out runb "${TINY[@]}" --precision bf16 --stop-at 25 --quiet > /dev/null
+  "$ASSAY" pretrain "${CORPUS[@]}" --out runb --resume --threads 2 --quiet > /dev/null
+  "$ASSAY" pretrain "${CORPUS[@]}" --out runb2 "${TINY[@]}" --precision bf16 --json > runb2.json
+  check "bf16 pretraining: resumed from step 25 (the record keeps bf16), the same bits as a straight run" \
+    cmp -s runb/model.safetensors runb2/model.safetensors
+  check "bf16 pretraining: other bits than fp32's" test "$(cmp -s run/model.safetensors runb2/model.safetensors; echo $?)" = 1
+  q=$(awk -F, 'NR > 1 { l[NR - 1] = $2; n = NR - 1 } END { for (i = 1; i <= n / 4; i++) a += l[i];
+      for (i = n - n / 4 + 1; i <= n; i++) b += l[i]; printf "%.4f %.4f", a / (n / 4), b / (n / 4) }' runb2/loss.csv)
+  check "bf16 pretraining: the loss falls (first quarter, last quarter = $q)" awk -v a="${q% *}" -v b="${q#* }" 'BEGIN { exit !(b < a - 0.3) }'
+fi
+# without native bf16 (oneDNN held to AVX2 here, as on such a CPU): a refusal naming what it has
+expect_error "bf16 on a CPU without it: fit refuses" "precision=bf16 needs a CPU with AVX512_BF16 or AMX; this one has avx2" \
+  env ONEDNN_MAX_CPU_ISA=AVX2 "$ASSAY" fit syn.csv "${BERT[@]}" --precision bf16
+expect_error "bf16 on a CPU without it: pretrain refuses" "bf16 needs a CPU with AVX512_BF16 or AMX; this one has avx2" \
+  env ONEDNN_MAX_CPU_ISA=AVX2 "$ASSAY" pretrain "${CORPUS[@]}" --out nob "${TINY[@]}" --precision bf16
+expect_error "--precision: an unknown value" "expected fp32 or bf16, got 'fp16'" \
+  "$ASSAY" pretrain "${CORPUS[@]}" --out nob2 "${TINY[@]}" --precision fp16
 finish

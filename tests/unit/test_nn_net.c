@@ -280,9 +280,11 @@ static void test_parity_torch(void) {
  * h = 3e-3: the float32 forward makes the numeric derivative noisy at ~1e-7 / h, and the
  * curvature of tanh near saturation and of batch norm's 1/std grows the central difference's
  * error as h^2 (measured largest errors: h 1e-2: 0.08, 3e-3: 0.009, 1e-3: 0.018, 3e-4: 0.05).
- * Relative tolerance 2e-2 with floor 1e-3; a wrong gradient is off by O(1). */
+ * The batch-norm nets sit highest: 0.018 without dropout, 0.024 with the counter-based dropout
+ * mask of 2026-12 (under 0.02 with the serial mask before it), on batch norm's parameters.
+ * Relative tolerance 3e-2 with floor 1e-3; a wrong gradient is off by O(1). */
 #define FD_H 3e-3
-#define FD_TOL 2e-2
+#define FD_TOL 3e-2
 #define FD_FLOOR 1e-3
 
 typedef struct net_ctx {
