@@ -556,8 +556,12 @@ int assay_bert_forward(const assay_bert *m, assay_bert_work *w, const int32_t *i
         add_into(a->res1, x, ND);
         assay_nn_layernorm_forward(a->ln1, a->mean1, a->rstd1, a->res1, P + L->ln1_w, P + L->ln1_b,
                                    N, D, c->layer_norm_eps);
-        assay_nn_linear_forward(a->fc, a->ln1, P + L->fc_w, P + L->fc_b, N, D, F);
-        assay_nn_gelu_forward(a->gl, a->fc, (int64_t)N * F);
+        if (w->grad) { /* the backward pass needs the pre-activation */
+            assay_nn_linear_forward(a->fc, a->ln1, P + L->fc_w, P + L->fc_b, N, D, F);
+            assay_nn_gelu_forward(a->gl, a->fc, (int64_t)N * F);
+        } else {
+            assay__nn_linear_gelu_forward(a->gl, a->ln1, P + L->fc_w, P + L->fc_b, N, D, F);
+        }
         assay_nn_linear_forward(a->res2, a->gl, P + L->fo_w, P + L->fo_b, N, F, D);
         if (drop_h) assay_nn_dropout_forward(a->res2, a->mask2, a->res2, ND, c->hidden_dropout_prob, rng);
         add_into(a->res2, a->ln1, ND);

@@ -109,12 +109,13 @@ const char *assay_nn_cpu_isa(void) {
 typedef struct mm_key {
     int ta, tb, M, N, K, ldc;
     float alpha, beta;
+    int bias, gelu;            /* a bias row is added; GELU (erf) applied last */
 } mm_key;
 
 typedef struct mm_entry {
     mm_key key;
     dnnl_primitive_t prim;
-    dnnl_memory_desc_t ad, bd, cd;
+    dnnl_memory_desc_t ad, bd, cd, biasd;
 } mm_entry;
 
 #define MM_CACHE 48
@@ -124,7 +125,8 @@ static int ncache;
 
 static int key_eq(const mm_key *a, const mm_key *b) {
     return a->ta == b->ta && a->tb == b->tb && a->M == b->M && a->N == b->N && a->K == b->K &&
-           a->ldc == b->ldc && a->alpha == b->alpha && a->beta == b->beta;
+           a->ldc == b->ldc && a->alpha == b->alpha && a->beta == b->beta && a->bias == b->bias &&
+           a->gelu == b->gelu;
 }
 
 /* A primitive for key (descriptors into e); 0 on success. */
@@ -133,7 +135,7 @@ static int mm_create(const mm_key *k, mm_entry *e) {
     /* A as stored: (M,K) rows of K, or (K,M) rows of M read transposed; B likewise */
     dnnl_dims_t adims = {M, K}, bdims = {K, N}, cdims = {M, N};
     dnnl_dims_t ast = {k->ta ? 1 : K, k->ta ? M : 1}, bst = {k->tb ? 1 : N, k->tb ? K : 1};
-    dnnl_dims_t cst = {k->ldc, 1};
+    dnnl_dims_t cst = {k->ldc, 1}, biasdims = {1, N}, biasst = {N, 1};
     dnnl_matmul_desc_t md;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
@@ -141,12 +143,13 @@ static int mm_create(const mm_key *k, mm_entry *e) {
     int bad = dnnl_memory_desc_init_by_strides(&e->ad, 2, adims, dnnl_bf16, ast) ||
               dnnl_memory_desc_init_by_strides(&e->bd, 2, bdims, dnnl_bf16, bst) ||
               dnnl_memory_desc_init_by_strides(&e->cd, 2, cdims, dnnl_f32, cst) ||
-              dnnl_matmul_desc_init(&md, &e->ad, &e->bd, NULL, &e->cd) ||
-              dnnl_primitive_attr_create(&attr);
+              dnnl_memory_desc_init_by_strides(&e->biasd, 2, biasdims, dnnl_f32, biasst) ||
+              dnnl_matmul_desc_init(&md, &e->ad, &e->bd, k->bias ? &e->biasd : NULL, &e->cd) ||
+              dnnl_primitive_attr_create(&attr) || dnnl_post_ops_create(&po);
     if (!bad && k->alpha != 1.0f) bad = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &k->alpha);
-    if (!bad && k->beta != 0.0f)
-        bad = dnnl_post_ops_create(&po) || dnnl_post_ops_append_sum(po, k->beta) ||
-              dnnl_primitive_attr_set_post_ops(attr, po);
+    if (!bad && k->beta != 0.0f) bad = dnnl_post_ops_append_sum(po, k->beta);
+    if (!bad && k->gelu) bad = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0, 0);
+    if (!bad) bad = dnnl_primitive_attr_set_post_ops(attr, po);
     if (!bad) bad = dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL) != dnnl_success;
     if (!bad) bad = dnnl_primitive_create(&e->prim, pd) != dnnl_success;
     if (pd) dnnl_primitive_desc_destroy(pd);
@@ -160,7 +163,7 @@ static int mm_create(const mm_key *k, mm_entry *e) {
  * an entry is never replaced, since another thread may be running it. Descriptors are copied
  * out under the lock. */
 static dnnl_primitive_t mm_get(const mm_key *k, dnnl_memory_desc_t *ad, dnnl_memory_desc_t *bd,
-                               dnnl_memory_desc_t *cd, int *own) {
+                               dnnl_memory_desc_t *cd, dnnl_memory_desc_t *biasd, int *own) {
     pthread_mutex_lock(&cache_mu);
     mm_entry *e = NULL;
     for (int i = 0; i < ncache && !e; i++)
@@ -175,7 +178,7 @@ static dnnl_primitive_t mm_get(const mm_key *k, dnnl_memory_desc_t *ad, dnnl_mem
         if (ncache < MM_CACHE) cache[ncache] = fresh, e = &cache[ncache++];
         else e = &fresh, *own = 1;
     }
-    *ad = e->ad, *bd = e->bd, *cd = e->cd;
+    *ad = e->ad, *bd = e->bd, *cd = e->cd, *biasd = e->biasd;
     dnnl_primitive_t p = e->prim;
     pthread_mutex_unlock(&cache_mu);
     return p;
@@ -242,17 +245,18 @@ static uint16_t *scratch(size_t n) {
     return p;
 }
 
-/* C = alpha op(A) op(B) + beta C with bf16 operands; 0 on success, nonzero when oneDNN could
- * not run it (C untouched then). */
+/* C = act(alpha op(A) op(B) + bias + beta C) with bf16 operands; 0 on success, nonzero when
+ * oneDNN could not run it (C untouched then). */
 static int bf16_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                     const float *B, int ldb, float beta, float *C, int ldc) {
-    const mm_key k = {ta, tb, M, N, K, ldc, alpha, beta};
-    dnnl_memory_desc_t ad, bd, cd;
+                     const float *B, int ldb, float beta, float *C, int ldc, const float *bias,
+                     int gelu) {
+    const mm_key k = {ta, tb, M, N, K, ldc, alpha, beta, bias != NULL, gelu};
+    dnnl_memory_desc_t ad, bd, cd, biasd;
     int own;
-    dnnl_primitive_t p = mm_get(&k, &ad, &bd, &cd, &own);
+    dnnl_primitive_t p = mm_get(&k, &ad, &bd, &cd, &biasd, &own);
     if (!p) return 1;
     uint16_t *a = scratch((size_t)M * K + (size_t)K * N), *b = a ? a + (size_t)M * K : NULL;
-    dnnl_memory_t am = NULL, bm = NULL, cm = NULL;
+    dnnl_memory_t am = NULL, bm = NULL, cm = NULL, biasm = NULL;
     dnnl_stream_t st = NULL;
     int bad = !a || !b;
     if (!bad) {
@@ -261,14 +265,17 @@ static int bf16_gemm(int ta, int tb, int M, int N, int K, float alpha, const flo
         pack_bf16(b, B, tb ? N : K, tb ? K : N, ldb);
         bad = dnnl_memory_create(&am, &ad, engine, a) || dnnl_memory_create(&bm, &bd, engine, b) ||
               dnnl_memory_create(&cm, &cd, engine, C) ||
+              (bias && dnnl_memory_create(&biasm, &biasd, engine, (void *)bias)) ||
               dnnl_stream_create(&st, engine, dnnl_stream_default_flags);
     }
     if (!bad) {
-        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
-        bad = dnnl_primitive_execute(p, st, 3, args) || dnnl_stream_wait(st);
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm},
+                                   {DNNL_ARG_BIAS, biasm}};
+        bad = dnnl_primitive_execute(p, st, bias ? 4 : 3, args) || dnnl_stream_wait(st);
     }
     if (own) dnnl_primitive_destroy(p);
     if (st) dnnl_stream_destroy(st);
+    if (biasm) dnnl_memory_destroy(biasm);
     if (cm) dnnl_memory_destroy(cm);
     if (bm) dnnl_memory_destroy(bm);
     if (am) dnnl_memory_destroy(am);
@@ -288,13 +295,28 @@ int assay__nn_precision_begin(assay_nn_precision p) {
 
 void assay__nn_precision_end(int prev) { tl_bf16 = prev; }
 
-void assay__nn_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                    const float *B, int ldb, float beta, float *C, int ldc) {
+void assay__nn_gemm_ex(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc, const float *bias,
+                       int gelu) {
     if (M <= 0 || N <= 0) return;
+    ASSAY_ASSERT(!bias || beta == 0.0f);
     /* K == 0: C = beta C, which sgemm does; bf16 only pays on real products */
     if (tl_bf16 && K > 0 && !omp_in_parallel() && (double)M * N * K >= 262144.0 &&
-        !bf16_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+        !bf16_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, gelu))
         return;
+    if (bias) { /* broadcast into C first, then the product with beta = 1 adds to it */
+        for (int i = 0; i < M; i++) memcpy(C + (size_t)i * ldc, bias, (size_t)N * sizeof *C);
+        beta = 1.0f;
+    }
     fp32_gemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
               lda, B, ldb, beta, C, ldc);
+    if (gelu) {
+        if (ldc == N) assay_nn_gelu_forward(C, C, (int64_t)M * N);
+        else for (int i = 0; i < M; i++) assay_nn_gelu_forward(C + (size_t)i * ldc, C + (size_t)i * ldc, N);
+    }
+}
+
+void assay__nn_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc) {
+    assay__nn_gemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, 0);
 }

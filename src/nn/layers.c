@@ -70,16 +70,24 @@ static void colsum_add(float *dst, const float *src, int N, int OC) {
 void assay_nn_linear_forward(float *out, const float *inp, const float *weight, const float *bias,
                              int N, int C, int OC) {
     if (N <= 0 || OC <= 0) return;
-    if (bias) {
-        /* bias broadcast into out first, then one sgemm with beta = 1 adds the product */
-        for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof *out);
-    }
     if (C <= 0) {
-        if (!bias) memset(out, 0, (size_t)N * OC * sizeof *out);
+        for (int n = 0; n < N; n++)
+            if (bias) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof *out);
+            else memset(out + (size_t)n * OC, 0, (size_t)OC * sizeof *out);
         return;
     }
-    gemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, weight, C,
-                bias ? 1.0f : 0.0f, out, OC);
+    assay__nn_gemm_ex(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC, bias, 0);
+}
+
+void assay__nn_linear_gelu_forward(float *out, const float *inp, const float *weight,
+                                   const float *bias, int N, int C, int OC) {
+    if (N <= 0 || OC <= 0) return;
+    if (C <= 0) {
+        assay_nn_linear_forward(out, inp, weight, bias, N, C, OC);
+        assay_nn_gelu_forward(out, out, (int64_t)N * OC);
+        return;
+    }
+    assay__nn_gemm_ex(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC, bias, 1);
 }
 
 /* dinp (N,C) += dout (N,OC) @ weight (OC,C); dweight (OC,C) += dout^T @ inp (N,C);

@@ -115,6 +115,16 @@ void assay__nn_blas_end(int prev);
  * inside an OpenMP region stay fp32 (oneDNN's call overhead would exceed their work). */
 void assay__nn_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                     const float *B, int ldb, float beta, float *C, int ldc);
+/* The same, then bias (N, or NULL; only with beta = 0) added to every row and GELU (erf)
+ * applied when gelu: in bf16, one oneDNN call (bias and GELU fused into the product's
+ * output); in fp32, bias broadcast, sgemm, assay_nn_gelu_forward. */
+void assay__nn_gemm_ex(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc, const float *bias,
+                       int gelu);
+/* out (N,OC) = GELU(inp (N,C) @ weight^T + bias): the inference form of dense -> GELU (no
+ * pre-activation kept for a backward pass). */
+void assay__nn_linear_gelu_forward(float *out, const float *inp, const float *weight,
+                                   const float *bias, int N, int C, int OC);
 /* y (n) = expf(x) through glibc's vector math library where the CPU has AVX2 (within 4 ulp of
  * libm's expf), libm elsewhere; the same result for a value wherever it sits in x. y may be x. */
 void assay__nn_expf(float *y, const float *x, int64_t n);

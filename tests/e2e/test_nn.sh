@@ -32,6 +32,30 @@ check "predict --json: 500 predictions" test "$(jq '.predictions | length' pred.
 "$ASSAY" fit "${TR[@]}" --model mlp --hidden 64 --epochs 2 --dropout 0.2 --seed 5 --test-size 0 --out s2.assay --db none --quiet
 check "same seed, same data: byte-identical model files" cmp s1.assay s2.assay
 
+# --precision bf16: where /proc/cpuinfo shows AVX512_BF16 or AMX, the products run in bf16 (a
+# different model, about as accurate, reproducible); elsewhere (and with oneDNN held to AVX2) a
+# refusal naming the CPU's instruction set
+if grep -qE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
+  "$ASSAY" fit "${TR[@]}" "${TE[@]}" --model mlp --hidden 128 --epochs 6 --seed 3 --precision bf16 --out mlpb.assay \
+    --predictions mlpb_pred.csv --db none --json > mlpb.json
+  acc=$(jqv .metrics.test.accuracy mlpb.json)
+  check "mlp bf16: precision recorded, test accuracy $acc > 0.75" \
+    test "$(jq -r .training.precision mlpb.json)" = bf16 -a "$(awk -v a="$acc" 'BEGIN { print (a > 0.75) }')" = 1
+  check "mlp bf16: another model than fp32's" test "$(cmp -s mlp.assay mlpb.assay; echo $?)" = 1
+  "$ASSAY" predict mlpb.assay "$FM/t10k-images-idx3-ubyte.gz" --out predb.csv --db none
+  check "mlp bf16: predict gives fit's test decisions" \
+    cmp <(cut -d, -f3 mlpb_pred.csv | tail -n +2) <(cut -d, -f2 predb.csv | tail -n +2)
+  "$ASSAY" fit "${TR[@]}" --model mlp --hidden 64 --epochs 2 --dropout 0.2 --seed 5 --test-size 0 --precision bf16 \
+    --out b1.assay --db none --quiet
+  "$ASSAY" fit "${TR[@]}" --model mlp --hidden 64 --epochs 2 --dropout 0.2 --seed 5 --test-size 0 --precision bf16 \
+    --out b2.assay --db none --quiet
+  check "mlp bf16: same seed, same data: byte-identical model files" cmp b1.assay b2.assay
+fi
+expect_error "mlp bf16 on a CPU without it" "mlp: precision=bf16 needs a CPU with AVX512_BF16 or AMX; this one has avx2" \
+  env ONEDNN_MAX_CPU_ISA=AVX2 "$ASSAY" fit "${TR[@]}" --model mlp --epochs 1 --precision bf16 --db none
+expect_error "--precision: an unknown value" "precision" \
+  "$ASSAY" fit "${TR[@]}" --model mlp --epochs 1 --precision fp16 --db none
+
 # -- cnn on images ----------------------------------------------------------------------------
 "$ASSAY" fit "${TR[@]}" "${TE[@]}" --model cnn --arch conv8-pool-conv16-pool-fc32 --epochs 3 \
   --out cnn.assay --db none --json > cnn.json

@@ -6,6 +6,7 @@
  *   (which they must match to fp32 summation error), and visibly different from the fp32
  *   product (which proves the bf16 path ran); repeated calls give the same bits; one call
  *   from inside an OpenMP region and one too small for oneDNN stay fp32;
+ * - the fused form (bias row, then GELU) in fp32 and, where the CPU has it, bf16;
  * - where the CPU lacks bf16: asking for it leaves the products fp32 (bit for bit), and a BERT
  *   work refuses bf16 with a message naming the CPU's instruction set.
  * Tolerances: fp32 |got - ref| <= 1e-5 * (sum of |a_ik b_kj|) + 1e-6 per element; bf16 against
@@ -235,11 +236,56 @@ static void test_bf16(void) {
     assay_bert_free(m);
 }
 
+/* gemm_ex: bias added to every row, then GELU; ref in double on (rounded when bf16) operands */
+static double ex_case(int M, int N, int K, int gelu, int round, double *far) {
+    float *A = frand((int64_t)M * K), *B = frand((int64_t)N * K), *bias = frand(N);
+    float *C = malloc(sizeof(float) * (size_t)M * N);
+    assay__nn_gemm_ex(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N, bias, gelu);
+    double worst = 0, rel = 0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = bias[j], m = fabs(bias[j]), e = bias[j];
+            for (int k = 0; k < K; k++) {
+                const float a = A[(size_t)i * K + k], b = B[(size_t)j * K + k];
+                const double p = round ? (double)assay_nn_bf16_round(a) * assay_nn_bf16_round(b)
+                                       : (double)a * b;
+                s += p, m += fabs(p), e += (double)a * b;
+            }
+            if (gelu) s = 0.5 * s * (1 + erf(s / sqrt(2.0))), e = 0.5 * e * (1 + erf(e / sqrt(2.0)));
+            const double got = C[(size_t)i * N + j];
+            worst = fmax(worst, fabs(got - s) / (1e-5 * m + 1e-5));
+            rel = fmax(rel, fabs(got - e) / (m + 1e-30));
+        }
+    *far = rel;
+    free(A), free(B), free(bias), free(C);
+    return worst;
+}
+
+static void test_bias_gelu(void) {
+    double far, worst = 0;
+    for (int gelu = 0; gelu < 2; gelu++) worst = fmax(worst, ex_case(128, 96, 64, gelu, 0, &far));
+    printf("  fp32 bias (+ GELU): worst error / tolerance %.3g\n", worst);
+    CHECK(worst <= 1.0);
+    if (!assay_nn_bf16_supported()) return;
+    const int prev = assay__nn_precision_begin(ASSAY_NN_BF16);
+    double wb = 0, fb = 1;
+    for (int gelu = 0; gelu < 2; gelu++) {
+        wb = fmax(wb, ex_case(128, 96, 64, gelu, 1, &far));
+        fb = fmin(fb, far);
+    }
+    assay__nn_precision_end(prev);
+    printf("  bf16 bias (+ GELU) fused by oneDNN: worst error / tolerance %.3g, smallest largest "
+           "relative difference from the exact result %.3g\n", wb, fb);
+    CHECK(wb <= 1.0);
+    CHECK(fb >= 1e-4);
+}
+
 int main(void) {
     assay_rng_seed(&R, 20261207);
     RUN(test_fp32);
     RUN(test_round);
     RUN(test_bf16);
+    RUN(test_bias_gelu);
     printf("%d passed, %d failed\n", check_pass_, check_fail_);
     return check_fail_ ? 1 : 0;
 }
