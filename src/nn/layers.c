@@ -428,8 +428,10 @@ void assay_nn_relu_backward(float *dinp, const float *dout, const float *inp, co
  * count. */
 #define GELU_BLOCK 256
 typedef float v8sf __attribute__((vector_size(32)));
-v8sf _ZGVdN8v_erff(v8sf x); /* libmvec: the AVX2 variants */
-v8sf _ZGVdN8v_expf(v8sf x);
+/* libmvec's AVX2 variants; declared with their target so that the vector argument is passed
+ * in a ymm register as they expect (clang refuses the call otherwise: -Wpsabi) */
+__attribute__((target("avx2"))) v8sf _ZGVdN8v_erff(v8sf x);
+__attribute__((target("avx2"))) v8sf _ZGVdN8v_expf(v8sf x);
 
 static int have_avx2(void) {
     static int v = -1; /* benign race: every thread computes the same answer */
