@@ -173,7 +173,8 @@ static void batch_free(batch *bt) {
     memset(bt, 0, sizeof *bt);
 }
 
-/* Rows rows[0..B) of X as a padded batch (T = its longest row), labels from y (may be NULL). */
+/* Rows rows[0..B) of X as a padded batch (T = its longest row, rounded up in bf16), labels
+ * from y (may be NULL). */
 static int batch_fill(const bert_clf *b, const assay_csr *X, const int64_t *rows, int B,
                       const double *y, batch *bt, assay_error *err) {
     int64_t T = 2;
@@ -183,6 +184,9 @@ static int batch_fill(const bert_clf *b, const assay_csr *X, const int64_t *rows
         int64_t t = len[0] + len[1] + (b->nblocks == 2 ? 3 : 2);
         if (t > T) T = t;
     }
+    /* bf16: T up to a multiple of 16 (at most max_len), so that a corpus of varied lengths
+     * gives a few product shapes, each compiled once by oneDNN, rather than one per length */
+    if (b->bf16 && assay_nn_bf16_supported()) T = ASSAY_MIN((int64_t)b->max_len, (T + 15) / 16 * 16);
     size_t n = (size_t)B * (size_t)T;
     if (n > (size_t)bt->B * (size_t)bt->T || !bt->ids) {
         batch_free(bt);

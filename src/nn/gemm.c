@@ -118,7 +118,7 @@ typedef struct mm_entry {
     dnnl_memory_desc_t ad, bd, cd, biasd;
 } mm_entry;
 
-#define MM_CACHE 48
+#define MM_CACHE 256
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static mm_entry cache[MM_CACHE];
 static int ncache;
