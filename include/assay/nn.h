@@ -162,6 +162,8 @@ typedef enum assay_nn_precision {
 
 /* 1 when this CPU multiplies bf16 natively (AVX512_BF16 or AMX, as oneDNN sees it). */
 int assay_nn_bf16_supported(void);
+/* ASSAY_EINVAL naming who and the CPU's instruction set when p is bf16 and the CPU lacks it. */
+int assay_nn_precision_check(assay_nn_precision p, const char *who, assay_error *err);
 /* oneDNN's name for the CPU's instruction set ("avx512_core_amx", "avx2", ...). */
 const char *assay_nn_cpu_isa(void);
 /* f rounded to bfloat16 (nearest even) and back: what a bf16 product sees of an operand. */

@@ -312,10 +312,9 @@ static int bert_fit(assay_estimator *e, const assay_design *d, assay_error *err)
     if (!d->X.csr) return assay_error_set(err, ASSAY_EINVAL, "bert: needs the token design of text columns");
     if (d->w) return assay_error_set(err, ASSAY_ENOTSUP, "bert: sample weights are not supported");
     if (!b->encoder) return assay_error_set(err, ASSAY_EINVAL, "bert: no encoder directory");
-    if (b->bf16 && !assay_nn_bf16_supported())
-        return assay_error_set(err, ASSAY_EINVAL, "bert: precision=bf16 needs a CPU with AVX512_BF16 "
-                               "or AMX; this one has %s (use fp32)", assay_nn_cpu_isa());
-    int rc = load_encoder(b, d->seed, err);
+    int rc = assay_nn_precision_check(b->bf16 ? ASSAY_NN_BF16 : ASSAY_NN_FP32, "bert", err);
+    if (rc) return rc;
+    rc = load_encoder(b, d->seed, err);
     if (rc) return rc;
     const int64_t N = d->X.n;
     const int B = (int)ASSAY_MIN((int64_t)b->batch, N);

@@ -138,7 +138,7 @@ static int create(const assay_params *p, assay_task task, int nclasses, int64_t 
                                task == ASSAY_TASK_REGRESSION ? 1 : nclasses, (nn_act)m->activation,
                                (float)m->dropout, err)))
         goto fail;
-    m->net.prec = m->bf16 && assay_nn_bf16_supported() ? ASSAY_NN_BF16 : ASSAY_NN_FP32;
+    m->net.prec = m->bf16 ? ASSAY_NN_BF16 : ASSAY_NN_FP32;
     m->base.vt = cnn ? &assay__cnn_vt : &assay__mlp_vt;
     *out = &m->base;
     return ASSAY_OK;
@@ -192,9 +192,8 @@ static int mlp_fit(assay_estimator *e, const assay_design *dsg, assay_error *err
         return assay_error_set(err, ASSAY_EINVAL, "%s: design has %lld columns, expected %lld", name,
                                (long long)dsg->X.d, (long long)e->nfeatures);
     if (n_all < 2) return assay_error_set(err, ASSAY_EINVAL, "%s: need at least 2 examples", name);
-    if (m->bf16 && !assay_nn_bf16_supported())
-        return assay_error_set(err, ASSAY_EINVAL, "%s: precision=bf16 needs a CPU with AVX512_BF16 "
-                               "or AMX; this one has %s (use fp32)", name, assay_nn_cpu_isa());
+    int rc = assay_nn_precision_check(m->bf16 ? ASSAY_NN_BF16 : ASSAY_NN_FP32, name, err);
+    if (rc) return rc;
     for (int64_t i = 0; i < n_all; i++)
         if (!isfinite(dsg->y[i]))
             return assay_error_set(err, ASSAY_EINVAL, "%s: row %lld: the target is not a finite number",
@@ -205,7 +204,7 @@ static int mlp_fit(assay_estimator *e, const assay_design *dsg, assay_error *err
                 return assay_error_set(err, ASSAY_EINVAL,
                                        "%s: row %lld has a missing or infinite feature (impute first)",
                                        name, (long long)(i / e->nfeatures) + 1);
-    int rc = ASSAY_ENOMEM;
+    rc = ASSAY_ENOMEM;
     int32_t *lab = NULL;
     float *val = NULL, *w = NULL, *X = NULL;
     int64_t *perm = NULL;
@@ -402,8 +401,9 @@ static int mlp_load(assay_estimator *e, const assay_mfile *f, const char *prefix
         return assay_error_set(err, ASSAY_EFORMAT, "nn: bad target scale in the model");
     m->y_mean = json_number_value(ym);
     m->y_scale = json_number_value(ys);
-    /* fitted in bf16: predicts in bf16 where the CPU has it, in fp32 elsewhere */
-    m->net.prec = m->bf16 && assay_nn_bf16_supported() ? ASSAY_NN_BF16 : ASSAY_NN_FP32;
+    /* fitted in bf16: predicts in bf16 where the CPU has it (assay__nn_precision_begin falls
+     * back to fp32 elsewhere) */
+    m->net.prec = m->bf16 ? ASSAY_NN_BF16 : ASSAY_NN_FP32;
     m->built = 1;
     return ASSAY_OK;
 }

@@ -708,10 +708,8 @@ int assay_bert_backward(assay_bert *m, assay_bert_work *w, const float *dhidden,
 }
 
 int assay_bert_work_set_precision(assay_bert_work *w, assay_nn_precision p, assay_error *err) {
-    if (p == ASSAY_NN_BF16 && !assay_nn_bf16_supported())
-        return assay_error_set(err, ASSAY_EINVAL,
-                               "bert: bf16 needs a CPU with AVX512_BF16 or AMX; this one has %s "
-                               "(use fp32)", assay_nn_cpu_isa());
+    const int rc = assay_nn_precision_check(p, "bert", err);
+    if (rc) return rc;
     w->prec = p;
     return ASSAY_OK;
 }

@@ -93,6 +93,13 @@ int assay_nn_bf16_supported(void) {
     return bf16_native;
 }
 
+int assay_nn_precision_check(assay_nn_precision p, const char *who, assay_error *err) {
+    if (p == ASSAY_NN_BF16 && !assay_nn_bf16_supported())
+        return assay_error_set(err, ASSAY_EINVAL, "%s: precision=bf16 needs a CPU with AVX512_BF16 "
+                               "or AMX; this one has %s (use fp32)", who, assay_nn_cpu_isa());
+    return ASSAY_OK;
+}
+
 const char *assay_nn_cpu_isa(void) {
     switch (dnnl_get_effective_cpu_isa()) {
     case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";

@@ -433,10 +433,8 @@ typedef float v8sf __attribute__((vector_size(32)));
 __attribute__((target("avx2"))) v8sf _ZGVdN8v_erff(v8sf x);
 __attribute__((target("avx2"))) v8sf _ZGVdN8v_expf(v8sf x);
 
-static int have_avx2(void) {
-    static int v = -1; /* benign race: every thread computes the same answer */
-    if (v < 0) v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return v;
+static int have_avx2(void) { /* reads what libgcc's constructor found, no state of ours */
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
 typedef float v8sf_u __attribute__((vector_size(32), aligned(4))); /* unaligned loads */
