@@ -28,13 +28,14 @@
 
 typedef struct pt_args {
     cli_common c;
-    const char *out, *vocab, *column;
+    const char *out, *vocab, *column, *from;
     const char *files[CLI_MAX_ARGS];
     int nfiles;
     int layers, hidden, heads, intermediate, seq_len, vocab_size, batch, accum;
     double epochs, lr, warmup, weight_decay, mask_prob;
     long steps, stop_at, save_every, log_every;
     int resume, steps_given;
+    const char *arch_opt; /* the first of --vocab, --vocab-size, --layers, ... given */
     int bf16; /* --precision bf16 */
 } pt_args;
 
@@ -47,6 +48,9 @@ static void usage(FILE *f) {
             "training state (training_state.safetensors) and loss.csv (step,loss,lr,tokens_per_s).\n\n"
             "  --out DIR            the checkpoint directory (required; created if missing)\n"
             "  --column NAME        the text column of CSV / JSON Lines corpus files\n"
+            "  --from DIR           continue pretraining the BERT checkpoint in DIR (assay's or\n"
+            "                       Hugging Face's: config.json, vocab.txt, model.safetensors) on\n"
+            "                       CORPUS: its architecture and vocabulary, a fresh optimizer\n"
             "  --vocab FILE         a vocab.txt to use (default: train a WordPiece vocabulary)\n"
             "  --vocab-size N       size of the trained vocabulary (default 8000)\n"
             "  --layers N           encoder layers (default 4)\n"
@@ -113,7 +117,7 @@ static int parse_num(const char *opt, const char *arg, double lo, double hi, dou
 enum {
     O_OUT = 3000, O_VOCAB, O_VOCAB_SIZE, O_LAYERS, O_HIDDEN, O_HEADS, O_INTER, O_SEQ, O_EPOCHS,
     O_STEPS, O_BATCH, O_ACCUM, O_LR, O_WARMUP, O_WD, O_MASK, O_SAVE, O_LOG, O_RESUME, O_STOP,
-    O_COLUMN, O_PRECISION
+    O_COLUMN, O_PRECISION, O_FROM
 };
 
 /* 0 to run, 1 after --help, -1 on a bad option (printed). */
@@ -140,6 +144,7 @@ static int parse_args(pt_args *a, int argc, char **argv) {
         {"resume", no_argument, 0, O_RESUME},
         {"stop-at", required_argument, 0, O_STOP},
         {"precision", required_argument, 0, O_PRECISION},
+        {"from", required_argument, 0, O_FROM},
         {"column", required_argument, 0, O_COLUMN}, /* before the common NAME:TYPE --column */
         CLI_COMMON_LONGOPTS,
         {0, 0, 0, 0}};
@@ -154,10 +159,14 @@ static int parse_args(pt_args *a, int argc, char **argv) {
         int h = cli_common_option(&a->c, opt, optarg);
         if (h < 0) return -1;
         if (h > 0) continue;
+        if (!a->arch_opt && opt >= O_VOCAB && opt <= O_INTER)
+            for (const struct option *o = longopts; o->name; o++)
+                if (o->val == opt) a->arch_opt = o->name;
         switch (opt) {
         case 'h': usage(stdout); return 1;
         case O_OUT: a->out = optarg; break;
         case O_VOCAB: a->vocab = optarg; break;
+        case O_FROM: a->from = optarg; break;
         case O_COLUMN: a->column = optarg; break;
         case O_PRECISION:
             if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16")) {
@@ -366,6 +375,7 @@ typedef struct packed {
     int32_t *ids;  /* (nseq, T): [CLS] up to T-2 tokens [SEP], then [PAD] */
     int32_t *len;  /* (nseq) tokens before padding */
     int64_t nseq, ntok;
+    int64_t nunk; /* tokens that are [UNK]: words the vocabulary cannot spell */
 } packed;
 
 static int pack(const assay_wordpiece *wp, const corpus *k, int T, packed *p, assay_error *err) {
@@ -400,10 +410,12 @@ static int pack(const assay_wordpiece *wp, const corpus *k, int T, packed *p, as
     }
     const int32_t cls = assay_wordpiece_special_id(wp, ASSAY_WP_CLS),
                   sep = assay_wordpiece_special_id(wp, ASSAY_WP_SEP),
-                  pad = assay_wordpiece_special_id(wp, ASSAY_WP_PAD);
+                  pad = assay_wordpiece_special_id(wp, ASSAY_WP_PAD),
+                  unk = assay_wordpiece_special_id(wp, ASSAY_WP_UNK);
     int64_t s = 0, pos = 0; /* sequence, tokens in it */
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < cnt[i]; j++) {
+            p->nunk += ids[i][j] == unk;
             p->ids[s * T + 1 + pos++] = ids[i][j];
             if (pos == W) p->len[s++] = W + 2, pos = 0;
         }
@@ -539,7 +551,13 @@ int cmd_pretrain(int argc, char **argv) {
 #define FAIL_ERR() do { status = cli_fail(CMD, &err); goto done; } while (0)
     if (!a.out) FAIL("--out DIR is required (where the checkpoint goes)");
     if (a.nfiles == 0) FAIL("no corpus file given (usage: assay pretrain CORPUS... --out DIR)");
-    if (!a.resume && a.hidden % a.heads)
+    if (a.from && a.resume)
+        FAIL("--from starts a new run from a checkpoint, --resume continues the run in --out "
+             "(give one of them)");
+    if (a.from && a.arch_opt)
+        FAIL("--from %s takes the architecture and vocabulary from its checkpoint (drop --%s)",
+             a.from, a.arch_opt);
+    if (!a.resume && !a.from && a.hidden % a.heads)
         FAIL("--hidden %d is not a multiple of --heads %d", a.hidden, a.heads);
     if (a.intermediate == 0) a.intermediate = 4 * a.hidden;
     for (int i = 0; i < a.nfiles; i++) {
@@ -555,6 +573,21 @@ int cmd_pretrain(int argc, char **argv) {
              "directory)", a.out);
     if (a.resume && !file_exists(a.out, STATE_FILE))
         FAIL("--resume: %s/" STATE_FILE ": no checkpoint to resume", a.out);
+    if (a.from) {
+        struct stat sf, so;
+        if (stat(a.from, &sf) != 0) FAIL("--from %s: %s", a.from, strerror(errno));
+        if (!S_ISDIR(sf.st_mode))
+            FAIL("--from %s: not a directory (give a checkpoint directory with config.json, "
+                 "vocab.txt and model.safetensors)", a.from);
+        if (stat(a.out, &so) == 0 && so.st_dev == sf.st_dev && so.st_ino == sf.st_ino)
+            FAIL("--from %s is the --out directory: the run would overwrite the checkpoint it "
+                 "starts from (give another --out)", a.from);
+        if (assay_bert_mlm_load(a.from, a.c.seed, &m, &h, NULL, &err)) FAIL_ERR();
+        assay_bert_mlm_restart(h);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/vocab.txt", a.from);
+        if (assay_wordpiece_load(path, NULL, &wp, &err)) FAIL_ERR();
+    }
 
     /* the settings of the run being resumed decide everything that changes the bits */
     long total = 0, warm = 0, start = 0;
@@ -615,6 +648,11 @@ int cmd_pretrain(int argc, char **argv) {
     const int32_t V = assay_wordpiece_size(wp);
     if (pack(wp, &k, a.seq_len, &p, &err)) FAIL_ERR();
     if (p.ntok == 0) FAIL("%s: no tokens in the corpus (empty corpus)", a.files[0]);
+    if (p.nunk * 10 > p.ntok) /* [UNK] is never a target: such a run learns little */
+        fprintf(stderr, "assay " CMD ": note: %.0f%% of the corpus's %lld tokens are [UNK] (the "
+                "vocabulary%s%s does not spell this text's words)\n", 100.0 * (double)p.nunk /
+                (double)p.ntok, (long long)p.ntok, a.from ? " of " : a.vocab ? " " : "",
+                a.from ? a.from : a.vocab ? a.vocab : "");
     if (a.resume && (p.nseq != rec_seq || p.ntok != rec_tok))
         FAIL("--resume: the corpus gives %lld tokens in %lld sequences, the run in %s was trained "
              "on %lld in %lld (give the same files)", (long long)p.ntok, (long long)p.nseq, a.out,
@@ -622,7 +660,10 @@ int cmd_pretrain(int argc, char **argv) {
     const double t_data = assay_now() - t0;
 
     /* model */
-    if (!a.resume) {
+    if ((a.from || a.resume) && assay_bert_get_config(m)->vocab_size != V)
+        FAIL("%s: %s/vocab.txt has %d tokens, config.json %d", a.from ? "--from" : "--resume",
+             a.from ? a.from : a.out, V, assay_bert_get_config(m)->vocab_size);
+    if (!a.resume && !a.from) {
         assay_bert_config c;
         assay_bert_config_defaults(&c);
         c.vocab_size = V, c.hidden_size = a.hidden, c.num_hidden_layers = a.layers;
@@ -633,6 +674,8 @@ int cmd_pretrain(int argc, char **argv) {
         if (bad) FAIL("%s", bad);
         if (assay_bert_new(&c, a.c.seed, &m, &err)) FAIL_ERR();
         if (assay_bert_mlm_new(m, a.c.seed, &h, &err)) FAIL_ERR();
+    }
+    if (!a.resume) {
         char path[4096];
         snprintf(path, sizeof path, "%s/vocab.txt", a.out);
         if (assay_wordpiece_save(wp, path, &err)) FAIL_ERR();
@@ -640,9 +683,6 @@ int cmd_pretrain(int argc, char **argv) {
         total = a.steps_given ? a.steps : (long)ceil(a.epochs * (double)p.nseq / (double)per);
         if (total < 1) total = 1;
         warm = a.warmup < 1 ? (long)llround(a.warmup * (double)total) : (long)a.warmup;
-    } else if (assay_bert_get_config(m)->vocab_size != V) {
-        FAIL("--resume: %s/vocab.txt has %d tokens, config.json %d", a.out, V,
-             assay_bert_get_config(m)->vocab_size);
     }
     const assay_bert_config *cfg = assay_bert_get_config(m);
     if (a.seq_len > cfg->max_position_embeddings)
@@ -682,7 +722,7 @@ int cmd_pretrain(int argc, char **argv) {
         printf("corpus: %lld documents, %lld tokens, %lld sequences of %d; vocabulary %d%s; "
                "model %.2fM parameters (%d layers, hidden %d, %d heads)\n",
                (long long)k.ndocs, (long long)p.ntok, (long long)p.nseq, T, V,
-               a.vocab || a.resume ? "" : " (trained)", (double)(nparams + nhead) / 1e6,
+               a.vocab || a.resume || a.from ? "" : " (trained)", (double)(nparams + nhead) / 1e6,
                cfg->num_hidden_layers, cfg->hidden_size, cfg->num_attention_heads);
     if (a.resume && !a.c.json) printf("resuming at step %ld of %ld\n", start, total);
 

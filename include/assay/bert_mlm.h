@@ -52,6 +52,9 @@ float *assay_bert_mlm_params(assay_bert_mlm *h, int64_t *n);
 float *assay_bert_mlm_grads(assay_bert_mlm *h, int64_t *n);
 /* Optimizer steps taken (the count Adam's bias correction uses). */
 long assay_bert_mlm_steps(const assay_bert_mlm *h);
+/* Forget the optimizer: step count 0, AdamW moments dropped (allocated afresh by the next step),
+ * so that a loaded checkpoint starts a new run (continued pretraining) instead of resuming. */
+void assay_bert_mlm_restart(assay_bert_mlm *h);
 
 /* Zero the gradients of the encoder and the head (allocating them the first time). */
 int assay_bert_mlm_zero_grad(assay_bert *bert, assay_bert_mlm *h, assay_error *err);

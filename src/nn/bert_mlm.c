@@ -158,6 +158,12 @@ float *assay_bert_mlm_grads(assay_bert_mlm *h, int64_t *n) {
     return h->grads;
 }
 long assay_bert_mlm_steps(const assay_bert_mlm *h) { return h->steps; }
+
+void assay_bert_mlm_restart(assay_bert_mlm *h) {
+    assay_free(h->m), assay_free(h->v);
+    h->m = h->v = NULL;
+    h->steps = 0;
+}
 const float *assay_bert_mlm_logits(const assay_bert_mlm *h) { return h->logits; }
 
 int assay_bert_mlm_zero_grad(assay_bert *bert, assay_bert_mlm *h, assay_error *err) {

@@ -8,7 +8,7 @@
 # naming the step and keeps the last checkpoint; the refusals; assay embed; and assay fit
 # --model bert fine-tuning that encoder on a synthetic task (the label is the sentiment word
 # hidden among filler words), single and paired text columns, mean-pooled (default) and [CLS]
-# heads, saved and predicted again.
+# heads, saved and predicted again; --from continues a checkpoint on a corpus of its own.
 source "$(dirname "$0")/lib.sh"
 # the review column of the bundled fine foods reviews (a clone has no ../shared)
 CORPUS=("$SRC/examples/fine_foods_train.csv" --column review)
@@ -74,6 +74,32 @@ expect_error "a second run into a used directory" "already holds a pretraining r
 expect_error "--resume without a checkpoint" "no checkpoint to resume" "$ASSAY" pretrain "${CORPUS[@]}" --out e6 --resume
 echo "a few other words" > other.txt
 expect_error "--resume on another corpus" "the corpus gives .* tokens" "$ASSAY" pretrain other.txt --out run --resume
+# --from: continued pretraining of a checkpoint (its architecture and vocabulary, a fresh
+# optimizer from step 0) on a corpus of its own
+CONT=(--seq-len 32 --batch-size 16 --lr 5e-4 --steps 10 --accum 2 --threads 2 --seed 7)
+"$ASSAY" pretrain "${CORPUS[@]}" --from run --out cont "${CONT[@]}" --json > cont.json
+check "--from: exits 0, starts at step 0 and runs 10 steps" test "$(jq -r '"\(.start_step) \(.steps)"' cont.json)" = "0 10"
+check "--from: the same architecture and vocabulary" cmp -s run/vocab.txt cont/vocab.txt
+check "--from: config.json as the checkpoint's" test "$(jq -c 'del(.architectures)' cont/config.json)" = "$(jq -c 'del(.architectures)' run/config.json)"
+check "--from: the first loss ($(jqv .loss_first cont.json)) continues the checkpoint's, far below a fresh model's ($(jqv .loss_first run.json))" \
+  awk -v a="$(jqv .loss_first cont.json)" -v b="$(jqv .loss_first run.json)" 'BEGIN { exit !(a < b - 0.5) }'
+"$ASSAY" pretrain "${CORPUS[@]}" --from run --out contp "${CONT[@]}" --stop-at 4 --quiet > /dev/null
+"$ASSAY" pretrain "${CORPUS[@]}" --out contp --resume --threads 2 --quiet > /dev/null
+check "--from, stopped at step 4 and resumed: the same bits as straight through" cmp -s cont/model.safetensors contp/model.safetensors
+# --from a Hugging Face checkpoint (the parity fixture: a head-less BertModel whose 120-token
+# vocabulary spells no English word): it loads, the head starts fresh, a note on [UNK]
+"$ASSAY" pretrain "${CORPUS[@]}" --from "$SRC/tests/parity/fixtures/bert_tiny" --out hf --seq-len 32 \
+  --batch-size 4 --steps 2 --threads 2 --json > hf.json 2> hf.err
+check "--from a Hugging Face checkpoint: exits 0 with its 120-token vocabulary" test "$(jqv .vocab_size hf.json)" = 120
+check "--from a vocabulary that does not spell the corpus: a note with the [UNK] share" \
+  grep -q "note: [0-9]*% of the corpus's [0-9]* tokens are \[UNK\]" hf.err
+expect_error "--from with an architecture option" "takes the architecture and vocabulary from its checkpoint \(drop --layers\)" \
+  "$ASSAY" pretrain "${CORPUS[@]}" --from run --out e7 --layers 3
+expect_error "--from with --resume" "give one of them" "$ASSAY" pretrain "${CORPUS[@]}" --from run --out cont --resume
+mkdir -p e10
+expect_error "--from the --out directory" "is the --out directory" "$ASSAY" pretrain "${CORPUS[@]}" --from e10/../e10 --out e10
+expect_error "--from a missing directory" "--from nodir: No such file or directory" "$ASSAY" pretrain "${CORPUS[@]}" --from nodir --out e8
+expect_error "--from a file" "--from afile: not a directory" "$ASSAY" pretrain "${CORPUS[@]}" --from afile --out e9
 # assay embed: sentence embeddings from the pretrained directory
 printf 'great tea, love it\nstale and awful, threw it away\ngreat tea, love it\n' > texts.txt
 "$ASSAY" embed run texts.txt --out emb.csv --db none
