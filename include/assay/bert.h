@@ -63,6 +63,9 @@ int assay_bert_new(const assay_bert_config *c, uint64_t seed, assay_bert **out, 
  * of the checkpoint if it has one (its size is config.json's when given); -1: never a head. */
 int assay_bert_load(const char *dir, int num_labels, uint64_t seed, assay_bert **out,
                     assay_error *err);
+/* Read a checkpoint's model.safetensors at path: assay's, or a Hugging Face file (no
+ * "assay.format" metadata, which the model file reader otherwise requires). */
+int assay_bert_checkpoint_read(const char *path, assay_mfile **out, assay_error *err);
 /* Write DIR/config.json and DIR/model.safetensors (created if missing; files written atomically)
  * with the names of Hugging Face's BertForSequenceClassification ("bert." prefix, classifier). */
 int assay_bert_save(const assay_bert *m, const char *dir, assay_error *err);

@@ -3,8 +3,9 @@
  * only (the named views of the parameter buffer).
  *
  * Hugging Face checkpoints carry no "assay.format" metadata, which the model file reader
- * requires; read_checkpoint adds it to the header in memory and then lets the reader validate
- * everything as for any model file (bounds, overlaps, dtypes, shapes against byte counts).
+ * requires; assay_bert_checkpoint_read adds it to the header in memory and then lets the reader
+ * validate everything as for any model file (bounds, overlaps, dtypes, shapes against byte
+ * counts).
  *
  * Not here: the model itself (bert.c), vocab.txt (wordpiece.h), F16/BF16 tensors (the reader
  * refuses them), sharded checkpoints (model.safetensors.index.json), pytorch_model.bin. */
@@ -195,7 +196,7 @@ int assay_bert_config_load(const char *path, assay_bert_config *c, assay_error *
 /* Load a safetensors file with the model file reader, giving it the "assay.format" metadata it
  * requires when the file (a Hugging Face checkpoint) has none: the header is re-serialized with
  * the key added, the tensor bytes follow unchanged. */
-static int read_checkpoint(const char *path, assay_mfile **out, assay_error *err) {
+int assay_bert_checkpoint_read(const char *path, assay_mfile **out, assay_error *err) {
     char *buf;
     size_t len;
     *out = NULL;
@@ -287,7 +288,7 @@ int assay_bert_load(const char *dir, int num_labels, uint64_t seed, assay_bert *
     if (rc) return rc;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     assay_mfile *f = NULL;
-    if ((rc = read_checkpoint(path, &f, err))) return rc;
+    if ((rc = assay_bert_checkpoint_read(path, &f, err))) return rc;
     assay_bert *m = NULL;
     const assay_tensor *cw = assay_mfile_tensor(f, "classifier.weight");
     if (num_labels < 0) c.num_labels = 0;

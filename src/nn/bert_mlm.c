@@ -369,9 +369,10 @@ int assay_bert_mlm_load(const char *dir, uint64_t seed, assay_bert **bert, assay
     if ((rc = assay_bert_mlm_new(b, seed, &hh, err))) goto done;
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    /* assay_bert_load has validated the file; a Hugging Face file without assay.format is
-     * refused by the model file reader: then the head starts fresh */
-    if (assay_mfile_load(path, &f, NULL) == ASSAY_OK) {
+    /* assay_bert_load has read and validated the file; the head's tensors that it lacks (a
+     * Hugging Face BertModel) start from seed */
+    if ((rc = assay_bert_checkpoint_read(path, &f, err))) goto done;
+    {
         for (int i = 0; i < H_NT; i++) {
             const assay_bert_tensor *v = &hh->t[i];
             const assay_tensor *t = assay_mfile_tensor(f, v->name);

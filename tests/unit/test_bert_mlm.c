@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "assay/assay.h"
 #include "assay/bert_mlm.h"
 #include "check.h"
@@ -236,6 +238,7 @@ static void test_resume(void) {
     snprintf(state, sizeof state, "%s/state.safetensors", g_dir);
     CHECK_OK(assay_bert_mlm_save(s.m, s.h, g_dir, &err), &err);
     CHECK_OK(assay_bert_mlm_state_save(s.h, &rs, "{\"x\":1}", state, &err), &err);
+    char cmd[700];
     long steps = 0;
     CHECK_OK(assay_bert_mlm_load(g_dir, 0, &b.m, &b.h, &steps, &err), &err);
     CHECK(steps == 25);
@@ -264,6 +267,47 @@ static void test_resume(void) {
         CHECK(assay_bert_mlm_steps(b.h) == 60);
         untiny(&c);
     }
+    /* the same checkpoint as Hugging Face writes it (no assay metadata): the head is loaded,
+     * not started afresh, and the step count is unknown; restart forgets the optimizer */
+    char src[600], dst[600];
+    snprintf(src, sizeof src, "%s/model.safetensors", g_dir);
+    snprintf(dst, sizeof dst, "%s/hf", g_dir);
+    CHECK(mkdir(dst, 0777) == 0);
+    FILE *f = fopen(src, "rb");
+    static char buf[1 << 20];
+    const size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f) fclose(f);
+    uint64_t hl = 0;
+    memcpy(&hl, buf, 8);
+    CHECK(n > 8 && n < sizeof buf && hl < n - 8);
+    json_t *hj = json_loadb(buf + 8, (size_t)hl, 0, NULL);
+    CHECK(hj && json_object_del(hj, "__metadata__") == 0);
+    char *hs = hj ? json_dumps(hj, JSON_COMPACT) : NULL;
+    json_decref(hj);
+    snprintf(dst, sizeof dst, "%s/hf/model.safetensors", g_dir);
+    f = hs ? fopen(dst, "wb") : NULL;
+    if (f) {
+        const uint64_t nl = strlen(hs), padded = (nl + 7) / 8 * 8; /* spaces, as safetensors pads */
+        fwrite(&padded, 8, 1, f), fwrite(hs, 1, nl, f);
+        for (uint64_t i = nl; i < padded; i++) fputc(' ', f);
+        fwrite(buf + 8 + hl, 1, n - 8 - hl, f);
+        fclose(f);
+    }
+    free(hs);
+    snprintf(cmd, sizeof cmd, "cp '%s/config.json' '%s/hf/'", g_dir, g_dir);
+    CHECK(system(cmd) == 0);
+    snprintf(dst, sizeof dst, "%s/hf", g_dir);
+    ctx hf = {0};
+    CHECK_OK(assay_bert_mlm_load(dst, 99, &hf.m, &hf.h, &steps, &err), &err);
+    CHECK(steps == -1);
+    if (hf.h && s.h) {
+        int64_t nh;
+        assay_bert_mlm_params(s.h, &nh);
+        CHECK(memcmp(assay_bert_mlm_params(hf.h, NULL), assay_bert_mlm_params(s.h, NULL), nh * 4) == 0);
+        assay_bert_mlm_restart(s.h);
+        CHECK(assay_bert_mlm_steps(s.h) == 0);
+    }
+    untiny(&hf);
     /* a state file for another model is refused */
     ctx o = {0};
     assay_bert_config cfg;
@@ -276,7 +320,6 @@ static void test_resume(void) {
     untiny(&o);
     untiny(&b);
     untiny(&s);
-    char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     CHECK(system(cmd) == 0);
 }
