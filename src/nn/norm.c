@@ -2,7 +2,9 @@
  * layer normalization over the last dimension, embedding lookup; forward and backward, with
  * PyTorch's semantics (BatchNorm1d/2d, LayerNorm, Embedding).
  *
- * Statistics (means, variances, the sums of the backward passes) accumulate in double. Every
+ * Statistics (means, variances, the sums of the backward passes) accumulate in double (layer
+ * norm's row sums in 8 interleaved lanes, so that they vectorize); the per-element maps that use
+ * them (normalize, scale, shift, the input gradient) run in float, as PyTorch's do. Every
  * reduction has one fixed order whatever the thread count: batch norm gives each channel to one
  * thread; layer norm's dgamma/dbeta and embedding's dtable split the D columns into fixed blocks
  * owned by one thread each, summing rows in row order. Results are therefore bit-identical for
@@ -20,6 +22,13 @@
 /* Columns per block for the column-parallel reductions (dgamma/dbeta, dtable): small enough to
  * keep double accumulators on the stack, wide enough for whole cache lines per row. */
 #define COL_BLOCK 32
+
+/* Layer norm's row sums run in LANES interleaved double accumulators, combined in one fixed
+ * order: the same bits every time, without a chain of D dependent additions (4 cycles each). */
+#define LANES 8
+static inline double lanes_total(const double l[LANES]) {
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
 
 /* ---- batch normalization ------------------------------------------------------------------
  * Element (b, c, s) of a (B, C, S) tensor lies at (b * C + c) * S + s. n = B * S values per
@@ -123,22 +132,56 @@ void assay_nn_layernorm_forward(float *out, float *mean, float *rstd, const floa
     for (int i = 0; i < N; i++) {
         const float *x = inp + (int64_t)i * D;
         float *o = out + (int64_t)i * D;
-        double sum = 0;
-        for (int d = 0; d < D; d++) sum += x[d];
-        const double m = D > 0 ? sum / D : 0.0;
-        double ss = 0;
-        for (int d = 0; d < D; d++) {
-            double t = x[d] - m;
-            ss += t * t;
-        }
-        const double r = 1.0 / sqrt((D > 0 ? ss / D : 0.0) + (double)eps);
+        double l[LANES] = {0};
+        int d = 0;
+        for (; d + LANES <= D; d += LANES)
+#pragma omp simd
+            for (int j = 0; j < LANES; j++) l[j] += x[d + j];
+        for (int j = 0; d < D; d++, j++) l[j] += x[d];
+        const double m = D > 0 ? lanes_total(l) / D : 0.0;
+        double q[LANES] = {0};
+        for (d = 0; d + LANES <= D; d += LANES)
+#pragma omp simd
+            for (int j = 0; j < LANES; j++) q[j] += (x[d + j] - m) * (x[d + j] - m);
+        for (int j = 0; d < D; d++, j++) q[j] += (x[d] - m) * (x[d] - m);
+        const double r = 1.0 / sqrt((D > 0 ? lanes_total(q) / D : 0.0) + (double)eps);
         mean[i] = (float)m;
         rstd[i] = (float)r;
-        for (int d = 0; d < D; d++) {
-            double xhat = (x[d] - m) * r;
-            o[d] = (float)(xhat * (gamma ? gamma[d] : 1.0f) + (beta ? beta[d] : 0.0f));
-        }
+        /* the affine map in float (as PyTorch's): statistics in double, the map vectorized */
+        const float mf = (float)m, rf = (float)r;
+        if (gamma && beta)
+#pragma omp simd
+            for (d = 0; d < D; d++) o[d] = (x[d] - mf) * rf * gamma[d] + beta[d];
+        else
+            for (d = 0; d < D; d++)
+                o[d] = (x[d] - mf) * rf * (gamma ? gamma[d] : 1.0f) + (beta ? beta[d] : 0.0f);
     }
+}
+
+/* One row of layer norm's input gradient (see below). Inlined with affine a constant, so that
+ * the loops carry no per-element test of gamma and vectorize. */
+static inline __attribute__((always_inline)) void
+ln_row_backward(float *dx, const float *x, const float *dy, const float *gamma, double m, double r,
+                int D, const int affine) {
+    double lg[LANES] = {0}, lgx[LANES] = {0};
+    int d = 0;
+    for (; d + LANES <= D; d += LANES)
+#pragma omp simd
+        for (int j = 0; j < LANES; j++) {
+            const double g = (double)dy[d + j] * (affine ? gamma[d + j] : 1.0f);
+            lg[j] += g;
+            lgx[j] += g * ((x[d + j] - m) * r);
+        }
+    for (int j = 0; d < D; d++, j++) {
+        const double g = (double)dy[d] * (affine ? gamma[d] : 1.0f);
+        lg[j] += g;
+        lgx[j] += g * ((x[d] - m) * r);
+    }
+    const float mf = (float)m, rf = (float)r;
+    const float a = (float)(lanes_total(lg) / D), b = (float)(lanes_total(lgx) / D);
+#pragma omp simd
+    for (d = 0; d < D; d++)
+        dx[d] += rf * (dy[d] * (affine ? gamma[d] : 1.0f) - a - (x[d] - mf) * rf * b);
 }
 
 /* With xhat = (x - mean) rstd and g = dout * gamma, per row (llm.c's layernorm_backward):
@@ -154,19 +197,8 @@ void assay_nn_layernorm_backward(float *dinp, float *dgamma, float *dbeta, const
         for (int i = 0; i < N; i++) {
             const float *x = inp + (int64_t)i * D, *dy = dout + (int64_t)i * D;
             float *dx = dinp + (int64_t)i * D;
-            const double m = mean[i], r = rstd[i];
-            double sum_g = 0, sum_g_xhat = 0;
-            for (int d = 0; d < D; d++) {
-                double g = (double)dy[d] * (gamma ? gamma[d] : 1.0f);
-                sum_g += g;
-                sum_g_xhat += g * ((x[d] - m) * r);
-            }
-            const double mean_g = sum_g / D, mean_g_xhat = sum_g_xhat / D;
-            for (int d = 0; d < D; d++) {
-                double g = (double)dy[d] * (gamma ? gamma[d] : 1.0f);
-                double xhat = (x[d] - m) * r;
-                dx[d] += (float)(r * (g - mean_g - xhat * mean_g_xhat));
-            }
+            if (gamma) ln_row_backward(dx, x, dy, gamma, mean[i], rstd[i], D, 1);
+            else ln_row_backward(dx, x, dy, NULL, mean[i], rstd[i], D, 0);
         }
     }
     if (!dgamma && !dbeta) return;
@@ -179,6 +211,7 @@ void assay_nn_layernorm_backward(float *dinp, float *dgamma, float *dbeta, const
         for (int i = 0; i < N; i++) {
             const float *x = inp + (int64_t)i * D, *dy = dout + (int64_t)i * D;
             const double m = mean[i], r = rstd[i];
+#pragma omp simd
             for (int d = d0; d < d1; d++) {
                 acc_b[d - d0] += dy[d];
                 acc_g[d - d0] += dy[d] * ((x[d] - m) * r);
