@@ -13,8 +13,8 @@
 #   PRECISION=bf16 SEEDS="42 1".
 #   TAPT: continued pretraining on the training reviews alone (`assay pretrain --from`) before
 #   fine-tuning, a list of STEPS:LR stages, each starting from the one before (default none).
-#   The task-adaptive run of bench/RESULTS.md: the bf16 run above plus TAPT="1500:5e-4 1500:3e-4"
-#   SEEDS="42 1 7 3".
+#   The task-adaptive run of bench/RESULTS.md: the bf16 run above plus
+#   TAPT="1500:5e-4 1500:3e-4 1500:3e-4" SEEDS="42 1 7 3".
 # Needs: make release. Takes about an hour on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
