@@ -114,6 +114,8 @@ static int parse_num(const char *opt, const char *arg, double lo, double hi, dou
     return 0;
 }
 
+/* O_VOCAB .. O_INTER: the architecture and vocabulary options that --from refuses (keep them
+ * together) */
 enum {
     O_OUT = 3000, O_VOCAB, O_VOCAB_SIZE, O_LAYERS, O_HIDDEN, O_HEADS, O_INTER, O_SEQ, O_EPOCHS,
     O_STEPS, O_BATCH, O_ACCUM, O_LR, O_WARMUP, O_WD, O_MASK, O_SAVE, O_LOG, O_RESUME, O_STOP,
@@ -584,10 +586,9 @@ int cmd_pretrain(int argc, char **argv) {
                  "starts from (give another --out)", a.from);
         if (assay_bert_mlm_load(a.from, a.c.seed, &m, &h, NULL, &err)) FAIL_ERR();
         assay_bert_mlm_restart(h);
-        char path[4096];
-        snprintf(path, sizeof path, "%s/vocab.txt", a.from);
-        if (assay_wordpiece_load(path, NULL, &wp, &err)) FAIL_ERR();
     }
+    /* the checkpoint the model comes from, whose vocab.txt goes with it */
+    const char *ckpt = a.from ? a.from : a.resume ? a.out : NULL;
 
     /* the settings of the run being resumed decide everything that changes the bits */
     long total = 0, warm = 0, start = 0;
@@ -609,8 +610,6 @@ int cmd_pretrain(int argc, char **argv) {
                  "(interrupted while saving?)", a.out, msteps, assay_bert_mlm_steps(h));
         if (want_steps) total = want_steps;
         start = assay_bert_mlm_steps(h);
-        snprintf(path, sizeof path, "%s/vocab.txt", a.out);
-        if (assay_wordpiece_load(path, NULL, &wp, &err)) FAIL_ERR();
         if (rec_threads != assay_threads_get())
             fprintf(stderr, "assay " CMD ": note: the run used %d threads, this one %d: results "
                     "will not be bit-identical\n", rec_threads, assay_threads_get());
@@ -636,9 +635,13 @@ int cmd_pretrain(int argc, char **argv) {
 
     /* vocabulary */
     double t_vocab = assay_now();
-    if (!wp && a.vocab) {
+    if (ckpt) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/vocab.txt", ckpt);
+        if (assay_wordpiece_load(path, NULL, &wp, &err)) FAIL_ERR();
+    } else if (a.vocab) {
         if (assay_wordpiece_load(a.vocab, NULL, &wp, &err)) FAIL_ERR();
-    } else if (!wp) {
+    } else {
         assay_wordpiece_train_options to;
         assay_wordpiece_train_options_init(&to);
         to.vocab_size = a.vocab_size;
@@ -651,8 +654,8 @@ int cmd_pretrain(int argc, char **argv) {
     if (p.nunk * 10 > p.ntok) /* [UNK] is never a target: such a run learns little */
         fprintf(stderr, "assay " CMD ": note: %.0f%% of the corpus's %lld tokens are [UNK] (the "
                 "vocabulary%s%s does not spell this text's words)\n", 100.0 * (double)p.nunk /
-                (double)p.ntok, (long long)p.ntok, a.from ? " of " : a.vocab ? " " : "",
-                a.from ? a.from : a.vocab ? a.vocab : "");
+                (double)p.ntok, (long long)p.ntok, ckpt || a.vocab ? " of " : "",
+                ckpt ? ckpt : a.vocab ? a.vocab : "");
     if (a.resume && (p.nseq != rec_seq || p.ntok != rec_tok))
         FAIL("--resume: the corpus gives %lld tokens in %lld sequences, the run in %s was trained "
              "on %lld in %lld (give the same files)", (long long)p.ntok, (long long)p.nseq, a.out,
@@ -660,9 +663,9 @@ int cmd_pretrain(int argc, char **argv) {
     const double t_data = assay_now() - t0;
 
     /* model */
-    if ((a.from || a.resume) && assay_bert_get_config(m)->vocab_size != V)
+    if (ckpt && assay_bert_get_config(m)->vocab_size != V)
         FAIL("%s: %s/vocab.txt has %d tokens, config.json %d", a.from ? "--from" : "--resume",
-             a.from ? a.from : a.out, V, assay_bert_get_config(m)->vocab_size);
+             ckpt, V, assay_bert_get_config(m)->vocab_size);
     if (!a.resume && !a.from) {
         assay_bert_config c;
         assay_bert_config_defaults(&c);
@@ -722,7 +725,7 @@ int cmd_pretrain(int argc, char **argv) {
         printf("corpus: %lld documents, %lld tokens, %lld sequences of %d; vocabulary %d%s; "
                "model %.2fM parameters (%d layers, hidden %d, %d heads)\n",
                (long long)k.ndocs, (long long)p.ntok, (long long)p.nseq, T, V,
-               a.vocab || a.resume || a.from ? "" : " (trained)", (double)(nparams + nhead) / 1e6,
+               ckpt || a.vocab ? "" : " (trained)", (double)(nparams + nhead) / 1e6,
                cfg->num_hidden_layers, cfg->hidden_size, cfg->num_attention_heads);
     if (a.resume && !a.c.json) printf("resuming at step %ld of %ld\n", start, total);
 

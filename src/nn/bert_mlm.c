@@ -372,24 +372,22 @@ int assay_bert_mlm_load(const char *dir, uint64_t seed, assay_bert **bert, assay
     /* assay_bert_load has read and validated the file; the head's tensors that it lacks (a
      * Hugging Face BertModel) start from seed */
     if ((rc = assay_bert_checkpoint_read(path, &f, err))) goto done;
-    {
-        for (int i = 0; i < H_NT; i++) {
-            const assay_bert_tensor *v = &hh->t[i];
-            const assay_tensor *t = assay_mfile_tensor(f, v->name);
-            if (!t) continue;
-            int ok = t->dtype == ASSAY_F32 && t->ndim == v->ndim;
-            for (int d = 0; ok && d < v->ndim; d++) ok = t->shape[d] == v->shape[d];
-            if (!ok) {
-                rc = assay_error_set(err, ASSAY_EFORMAT, "%s: tensor '%s' has the wrong dtype or "
-                                     "shape for config.json", path, v->name);
-                goto done;
-            }
-            memcpy(hh->params + v->offset, t->data, (size_t)v->numel * sizeof(float));
+    for (int i = 0; i < H_NT; i++) {
+        const assay_bert_tensor *v = &hh->t[i];
+        const assay_tensor *t = assay_mfile_tensor(f, v->name);
+        if (!t) continue;
+        int ok = t->dtype == ASSAY_F32 && t->ndim == v->ndim;
+        for (int d = 0; ok && d < v->ndim; d++) ok = t->shape[d] == v->shape[d];
+        if (!ok) {
+            rc = assay_error_set(err, ASSAY_EFORMAT, "%s: tensor '%s' has the wrong dtype or "
+                                 "shape for config.json", path, v->name);
+            goto done;
         }
-        const char *s = assay_mfile_meta(f, "assay.mlm_steps");
-        if (s && steps) *steps = strtol(s, NULL, 10);
-        if (s) hh->steps = strtol(s, NULL, 10);
+        memcpy(hh->params + v->offset, t->data, (size_t)v->numel * sizeof(float));
     }
+    const char *s = assay_mfile_meta(f, "assay.mlm_steps");
+    if (s && steps) *steps = strtol(s, NULL, 10);
+    if (s) hh->steps = strtol(s, NULL, 10);
     *bert = b, *h = hh;
     b = NULL, hh = NULL;
 done:

@@ -16,6 +16,7 @@
  * check ids). gamma and beta may be NULL for the non-affine variants (gamma 1, beta 0). */
 #include "../internal.h"
 #include "assay/nn.h"
+#include "net.h"
 
 /* Below this many elements a kernel runs on one thread: the fork costs more than it saves. */
 #define PAR_MIN 32768
@@ -23,12 +24,8 @@
  * keep double accumulators on the stack, wide enough for whole cache lines per row. */
 #define COL_BLOCK 32
 
-/* Layer norm's row sums run in LANES interleaved double accumulators, combined in one fixed
- * order: the same bits every time, without a chain of D dependent additions (4 cycles each). */
-#define LANES 8
-static inline double lanes_total(const double l[LANES]) {
-    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
-}
+/* Layer norm's row sums: net.h's fixed-order lanes (assay__nn_sum_lanes, _lanes_total). */
+#define LANES ASSAY__NN_LANES
 
 /* ---- batch normalization ------------------------------------------------------------------
  * Element (b, c, s) of a (B, C, S) tensor lies at (b * C + c) * S + s. n = B * S values per
@@ -132,19 +129,14 @@ void assay_nn_layernorm_forward(float *out, float *mean, float *rstd, const floa
     for (int i = 0; i < N; i++) {
         const float *x = inp + (int64_t)i * D;
         float *o = out + (int64_t)i * D;
-        double l[LANES] = {0};
+        const double m = D > 0 ? assay__nn_sum_lanes(x, D) / D : 0.0;
+        double q[LANES] = {0};
         int d = 0;
         for (; d + LANES <= D; d += LANES)
 #pragma omp simd
-            for (int j = 0; j < LANES; j++) l[j] += x[d + j];
-        for (int j = 0; d < D; d++, j++) l[j] += x[d];
-        const double m = D > 0 ? lanes_total(l) / D : 0.0;
-        double q[LANES] = {0};
-        for (d = 0; d + LANES <= D; d += LANES)
-#pragma omp simd
             for (int j = 0; j < LANES; j++) q[j] += (x[d + j] - m) * (x[d + j] - m);
         for (int j = 0; d < D; d++, j++) q[j] += (x[d] - m) * (x[d] - m);
-        const double r = 1.0 / sqrt((D > 0 ? lanes_total(q) / D : 0.0) + (double)eps);
+        const double r = 1.0 / sqrt((D > 0 ? assay__nn_lanes_total(q) / D : 0.0) + (double)eps);
         mean[i] = (float)m;
         rstd[i] = (float)r;
         /* the affine map in float (as PyTorch's): statistics in double, the map vectorized */
@@ -178,7 +170,8 @@ ln_row_backward(float *dx, const float *x, const float *dy, const float *gamma, 
         lgx[j] += g * ((x[d] - m) * r);
     }
     const float mf = (float)m, rf = (float)r;
-    const float a = (float)(lanes_total(lg) / D), b = (float)(lanes_total(lgx) / D);
+    const float a = (float)(assay__nn_lanes_total(lg) / D);
+    const float b = (float)(assay__nn_lanes_total(lgx) / D);
 #pragma omp simd
     for (d = 0; d < D; d++)
         dx[d] += rf * (dy[d] * (affine ? gamma[d] : 1.0f) - a - (x[d] - mf) * rf * b);
